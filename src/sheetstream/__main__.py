@@ -1,0 +1,3 @@
+from sheetstream.cli import main
+
+raise SystemExit(main())

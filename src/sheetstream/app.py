@@ -1,0 +1,62 @@
+"""The FastAPI application: services built in the lifespan, routes attached, nothing global."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from sheetstream import __version__
+from sheetstream.errors import LLMError, SheetstreamError
+from sheetstream.llm import create_model
+from sheetstream.routes import chat, health, metrics, sessions
+from sheetstream.settings import Settings
+from sheetstream.storage import create_storage
+from sheetstream.streaming.chat import ChatService
+
+log = logging.getLogger("sheetstream")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        storage = create_storage(settings.resolved_database_url())
+        await storage.connect()
+        model = create_model(settings)
+        app.state.model_error = None
+        try:
+            await model.load()
+        except LLMError as exc:
+            app.state.model_error = exc.message
+            log.error("model %s is not ready: %s", settings.model, exc.message)
+        service = ChatService(settings, model, storage)
+        await service.start()
+        app.state.chat = service
+        app.state.started_at = time.monotonic()
+        try:
+            yield
+        finally:
+            await service.shutdown()
+            await model.aclose()
+            await storage.disconnect()
+
+    app = FastAPI(title="sheetstream", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    app.include_router(sessions.router)
+    app.include_router(chat.router)
+
+    @app.exception_handler(SheetstreamError)
+    async def _sheetstream_error(request: Request, exc: SheetstreamError) -> JSONResponse:
+        status = {"not_found": 404, "bad_request": 400, "too_large": 413}.get(exc.code, 500)
+        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=status)
+
+    return app

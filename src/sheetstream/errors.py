@@ -1,0 +1,68 @@
+"""The exceptions sheetstream raises, and the wire code each maps to.
+
+    SheetstreamError (code "internal")
+    ├── BadRequest (code "bad_request")
+    ├── NotFound (code "not_found")
+    ├── Busy (code "busy")
+    ├── StreamExpired (code "stream_expired")
+    ├── WorkbookNotFound (code "workbook_not_found")
+    ├── TooLarge (code "too_large")
+    ├── LLMError
+    │   ├── LLMUnavailable (code "llm_unavailable")
+    │   └── LLMTimeout (code "llm_timeout")
+    └── StorageError (code "internal")
+
+Foreign libraries' errors are mapped to these in the module that calls the library; routes map
+these to frames and HTTP statuses in one place.
+"""
+
+from __future__ import annotations
+
+
+class SheetstreamError(Exception):
+    code = "internal"
+
+    def __init__(self, message: str, *, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request_id = request_id
+
+
+class BadRequest(SheetstreamError):
+    code = "bad_request"
+
+
+class NotFound(SheetstreamError):
+    code = "not_found"
+
+
+class Busy(SheetstreamError):
+    code = "busy"
+
+
+class StreamExpired(SheetstreamError):
+    code = "stream_expired"
+
+
+class WorkbookNotFound(SheetstreamError):
+    code = "workbook_not_found"
+
+
+class TooLarge(SheetstreamError):
+    code = "too_large"
+
+
+class LLMError(SheetstreamError):
+    """The model backend failed; subclasses say whether it was down or too slow."""
+
+
+class LLMUnavailable(LLMError):
+    code = "llm_unavailable"
+
+
+class LLMTimeout(LLMError):
+    code = "llm_timeout"
+
+
+class StorageError(SheetstreamError):
+    code = "internal"

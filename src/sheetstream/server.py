@@ -1,0 +1,74 @@
+"""Running the app under uvicorn with sheetstream's WebSocket settings.
+
+The WebSocket protocol class is uvicorn's Sans-I/O one with two changes: shutdown closes
+clients with 1001 (going away: reconnect and resume) instead of 1012, and a close asked for
+while the peer has stopped reading aborts the transport instead of waiting for a drain that
+will never come (the slow-consumer policy depends on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from sheetstream.protocol import CloseCode
+from sheetstream.settings import Settings
+
+
+class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
+    def shutdown(self) -> None:
+        if self.handshake_complete and not self.close_sent:
+            self.stop_keepalive()
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": CloseCode.GOING_AWAY})
+            self.conn.send_close(CloseCode.GOING_AWAY, "server shutting down; reconnect and resume")
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.close_sent = True
+            self.transport.close()
+            return
+        super().shutdown()
+
+    async def send(self, message: Any) -> None:
+        if (
+            message["type"] == "websocket.close"
+            and self.handshake_complete
+            and not self.close_sent
+            and not self.writable.is_set()
+            and not self.transport.is_closing()
+        ):
+            # The peer stopped reading: a closing handshake cannot complete, so drop it now.
+            code = message.get("code", CloseCode.NORMAL)
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": code})
+            self.conn.send_close(code, message.get("reason") or "")
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.close_sent = True
+            self.transport.abort()
+            return
+        await super().send(message)
+
+
+def uvicorn_config(settings: Settings, app: Any = None, **overrides: Any) -> uvicorn.Config:
+    from sheetstream.app import create_app
+
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "ws": SheetstreamWSProtocol,
+        "ws_max_size": settings.max_message_bytes,
+        "ws_ping_interval": settings.ws_ping_interval_s,
+        "ws_ping_timeout": settings.ws_ping_timeout_s,
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,
+        "log_level": settings.log_level,
+        "lifespan": "on",
+        "server_header": False,
+    }
+    options.update(overrides)
+    return uvicorn.Config(app or create_app(settings), **options)
+
+
+def serve(settings: Settings) -> None:
+    server = uvicorn.Server(uvicorn_config(settings))
+    asyncio.run(server.serve())

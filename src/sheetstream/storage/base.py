@@ -1,0 +1,73 @@
+"""What every history store offers: sessions and the messages of their conversations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(slots=True)
+class MessageRecord:
+    """One question and its answer; `status` is `streaming` until the answer ends."""
+
+    stream_id: str
+    session_id: str
+    request_id: str | None
+    question: str
+    mode: str
+    created_at: float
+    answer: str = ""
+    status: str = "streaming"  # streaming | complete | cancelled | length | error | interrupted
+    partial: bool = False
+    error_code: str | None = None
+    answer_tokens: int = 0
+    chunks: int = 0
+    first_token_ms: float | None = None
+    duration_ms: float | None = None
+    workbook_id: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "stream_id": self.stream_id,
+            "session_id": self.session_id,
+            "request_id": self.request_id,
+            "question": self.question,
+            "answer": self.answer,
+            "mode": self.mode,
+            "status": self.status,
+            "partial": self.partial,
+            "error_code": self.error_code,
+            "answer_tokens": self.answer_tokens,
+            "chunks": self.chunks,
+            "created_at": self.created_at,
+            "first_token_ms": self.first_token_ms,
+            "duration_ms": self.duration_ms,
+            "workbook_id": self.workbook_id,
+        }
+
+
+class Storage(Protocol):
+    """Durable sessions and history. Errors surface as `StorageError`."""
+
+    async def connect(self) -> None:
+        """Open the store, create its schema, and mark answers left `streaming` by a crash
+        as `interrupted` (partial)."""
+
+    async def disconnect(self) -> None: ...
+
+    async def ping(self) -> bool:
+        """True when the store answers a trivial query."""
+
+    async def ensure_session(self, session_id: str, now: float) -> None:
+        """Create the session if it does not exist; touch its last-seen time."""
+
+    async def session_exists(self, session_id: str) -> bool: ...
+
+    async def add_message(self, record: MessageRecord) -> None:
+        """Store a question as its answer starts (status `streaming`)."""
+
+    async def finish_message(self, record: MessageRecord) -> None:
+        """Store the final answer, status and figures of a message added before."""
+
+    async def list_messages(self, session_id: str, limit: int = 1000) -> list[MessageRecord]:
+        """The session's messages, oldest first."""

@@ -1,0 +1,228 @@
+"""History in one SQLite file, through the stdlib `sqlite3` module.
+
+The single connection lives on one dedicated worker thread; every call is handed to that thread
+with `run_in_executor`, so the event loop never blocks on disk and the connection is never shared
+between threads. Writes run in autocommit mode, one statement each, so each is durable on return.
+The schema is a list of migrations applied in order and counted by `PRAGMA user_version`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sheetstream.errors import StorageError
+from sheetstream.storage.base import MessageRecord
+
+T = TypeVar("T")
+
+_PREFIX = "sqlite:///"
+_MEMORY = ":memory:"
+
+# MessageRecord fields in column order; the messages table has exactly these columns.
+_COLUMNS = (
+    "stream_id",
+    "session_id",
+    "request_id",
+    "question",
+    "mode",
+    "created_at",
+    "answer",
+    "status",
+    "partial",
+    "error_code",
+    "answer_tokens",
+    "chunks",
+    "first_token_ms",
+    "duration_ms",
+    "workbook_id",
+)
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM messages"
+_INSERT = (
+    f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+)
+_FINAL = tuple(c for c in _COLUMNS if c not in ("stream_id", "session_id", "created_at"))
+_UPDATE = f"UPDATE messages SET {', '.join(f'{c} = ?' for c in _FINAL)} WHERE stream_id = ?"
+
+
+def _m001_initial(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            last_seen_at REAL NOT NULL
+        )
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE messages (
+            stream_id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            request_id TEXT,
+            question TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            answer TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'streaming',
+            partial INTEGER NOT NULL DEFAULT 0,
+            error_code TEXT,
+            answer_tokens INTEGER NOT NULL DEFAULT 0,
+            chunks INTEGER NOT NULL DEFAULT 0,
+            first_token_ms REAL,
+            duration_ms REAL,
+            workbook_id TEXT
+        )
+        """
+    )
+    conn.execute("CREATE INDEX messages_session_created ON messages (session_id, created_at)")
+
+
+# Append new migrations; never edit or reorder applied ones. user_version = how many ran.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+
+
+def _path_from_url(url: str) -> str:
+    """`sqlite:///rel.db` -> `rel.db`; `sqlite:////abs/x.db` -> `/abs/x.db`; `:memory:` kept."""
+    if not url.startswith(_PREFIX) or not url[len(_PREFIX) :]:
+        raise ValueError(
+            f"Invalid SQLite URL {url!r}: use sqlite:///relative/path.db or sqlite:////abs/path.db"
+        )
+    return url[len(_PREFIX) :]
+
+
+def _open(path: str) -> sqlite3.Connection:
+    if path != _MEMORY:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: autocommit; the module never opens transactions behind our back.
+    conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        _migrate(conn)
+        conn.execute(
+            "UPDATE messages SET status = 'interrupted', partial = 1 WHERE status = 'streaming'"
+        )
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    # IMMEDIATE takes the write lock before the version is read, so two processes starting on
+    # the same file cannot both apply the same migration.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StorageError(
+                f"SQLite database schema version {version} is newer than this sheetstream "
+                f"knows ({len(MIGRATIONS)}); upgrade sheetstream"
+            )
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            migration(conn)
+            conn.execute(f"PRAGMA user_version = {number:d}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _to_record(row: tuple[Any, ...]) -> MessageRecord:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["partial"] = bool(values["partial"])
+    return MessageRecord(**values)
+
+
+class SQLiteStorage:
+    """`Storage` on one SQLite file; see the module docstring for the threading model."""
+
+    def __init__(self, url: str) -> None:
+        self.path = _path_from_url(url)
+        self._conn: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(connection)` on the worker thread; sqlite3 errors become `StorageError`."""
+        conn, executor = self._conn, self._executor
+        if conn is None or executor is None:
+            raise StorageError(
+                "SQLite storage is not connected (connect() first, or it was closed)"
+            )
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, conn)
+        except sqlite3.Error as exc:
+            raise StorageError(f"SQLite storage failed: {exc}") from exc
+
+    async def connect(self) -> None:
+        if self._conn is not None:
+            return
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheetstream-sqlite")
+        try:
+            self._conn = await asyncio.get_running_loop().run_in_executor(
+                executor, _open, self.path
+            )
+        except sqlite3.Error as exc:
+            executor.shutdown(wait=False)
+            raise StorageError(f"Cannot open SQLite database {self.path!r}: {exc}") from exc
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        self._executor = executor
+
+    async def disconnect(self) -> None:
+        """Close the connection after the calls already queued; a second call does nothing."""
+        conn, executor = self._conn, self._executor
+        self._conn = self._executor = None  # calls from now on fail fast
+        if conn is None or executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, conn.close)
+        except sqlite3.Error as exc:
+            raise StorageError(f"Closing SQLite database failed: {exc}") from exc
+        finally:
+            executor.shutdown(wait=False)
+
+    async def ping(self) -> bool:
+        return await self._run(lambda c: c.execute("SELECT 1").fetchone() == (1,))
+
+    async def ensure_session(self, session_id: str, now: float) -> None:
+        await self._run(
+            lambda c: c.execute(
+                "INSERT INTO sessions (id, created_at, last_seen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+                (session_id, now, now),
+            )
+        )
+
+    async def session_exists(self, session_id: str) -> bool:
+        return await self._run(
+            lambda c: (
+                c.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
+                is not None
+            )
+        )
+
+    async def add_message(self, record: MessageRecord) -> None:
+        values = tuple(getattr(record, c) for c in _COLUMNS)
+        await self._run(lambda c: c.execute(_INSERT, values))
+
+    async def finish_message(self, record: MessageRecord) -> None:
+        values = (*(getattr(record, c) for c in _FINAL), record.stream_id)
+        updated = await self._run(lambda c: c.execute(_UPDATE, values).rowcount)
+        if updated == 0:
+            raise StorageError(f"No message with stream_id {record.stream_id!r} to finish")
+
+    async def list_messages(self, session_id: str, limit: int = 1000) -> list[MessageRecord]:
+        """The session's latest `limit` messages, oldest first."""
+        # The latest `limit` rows newest first, then reversed so the caller reads them in order.
+        query = f"{_SELECT} WHERE session_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        rows = await self._run(lambda c: c.execute(query, (session_id, limit)).fetchall())
+        return [_to_record(row) for row in reversed(rows)]

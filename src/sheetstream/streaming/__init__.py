@@ -1,0 +1,1 @@
+"""Streaming: segmenting and batching tokens into chunks, and delivering them to connections."""

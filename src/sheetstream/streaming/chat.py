@@ -1,0 +1,211 @@
+"""The chat side of the protocol: what each client frame does to sessions and streams."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+from sheetstream import protocol
+from sheetstream.errors import (
+    Busy,
+    NotFound,
+    SheetstreamError,
+    StreamExpired,
+    WorkbookNotFound,
+)
+from sheetstream.llm.base import ChatMessage, GenerationOptions, Model
+from sheetstream.protocol import (
+    BatchOptions,
+    CancelFrame,
+    ChatFrame,
+    CloseCode,
+    PingFrame,
+    ResumeFrame,
+)
+from sheetstream.settings import Settings
+from sheetstream.storage.base import MessageRecord, Storage
+from sheetstream.streaming.connection import Connection, DeliveryLimits, FrameSink
+from sheetstream.streaming.generation import generate, new_record
+from sheetstream.streaming.registry import Registry, Session
+from sheetstream.streaming.stats import Stats
+from sheetstream.streaming.stream import Stream
+
+log = logging.getLogger(__name__)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+class ChatService:
+    def __init__(
+        self,
+        settings: Settings,
+        model: Model,
+        storage: Storage,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.storage = storage
+        self.clock = clock
+        self.stats = Stats()
+        self.registry = Registry(clock, settings.stream_retention_s)
+        self.default_batch = BatchOptions(settings.batch_max_tokens, settings.batch_max_delay_ms)
+        self.limits = DeliveryLimits(
+            control_frames=settings.control_queue_frames,
+            max_lag_bytes=settings.max_lag_bytes,
+            send_timeout_s=settings.send_timeout_s,
+        )
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._sweeper = asyncio.create_task(
+            self.registry.sweep_forever(self.settings.send_timeout_s, self.settings.max_lag_bytes)
+        )
+
+    # --- connections
+
+    async def connect(self, sink: FrameSink, session_id: str | None, remote: str) -> Connection:
+        """Register a connection in its session and send it the `session` frame."""
+        session = self.registry.session(session_id or new_id("ss"))
+        await self.storage.ensure_session(session.session_id, time.time())
+        conn = Connection(
+            new_id("cn"), session.session_id, sink, self.stats, self.limits, self.clock, remote
+        )
+        session.connections[conn] = None
+        self.registry.connections[conn.connection_id] = conn
+        self.stats.connections_active += 1
+        self.stats.connections_total += 1
+        conn.push(protocol.session_frame(session.session_id, session.resumable()))
+        conn.start()
+        return conn
+
+    async def disconnect(self, conn: Connection) -> None:
+        """Forget a connection; its streams go on (a dropped connection cancels nothing)."""
+        if self.registry.connections.pop(conn.connection_id, None) is None:
+            return
+        self.stats.connections_active -= 1
+        session = self.registry.sessions.get(conn.session_id)
+        if session is not None:
+            session.connections.pop(conn, None)
+        await conn.stop()
+
+    def reject(self, conn: Connection, error: SheetstreamError) -> None:
+        self.stats.errors[error.code] += 1
+        conn.push(protocol.error_frame(error.code, error.message, error.request_id))
+
+    # --- frames
+
+    def handle(self, conn: Connection, text: str) -> None:
+        """Act on one client text message; bad ones get an `error` frame, never a close."""
+        try:
+            frame = protocol.parse_client_frame(text, default_batch=self.default_batch)
+            session = self.registry.session(conn.session_id)
+            if isinstance(frame, ChatFrame):
+                self._chat(session, frame)
+            elif isinstance(frame, CancelFrame):
+                self._cancel(session, frame)
+            elif isinstance(frame, ResumeFrame):
+                self._resume(conn, frame)
+            elif isinstance(frame, PingFrame):
+                conn.push(protocol.pong_frame(frame.ts, time.time()))
+        except SheetstreamError as exc:
+            self.reject(conn, exc)
+
+    def _chat(self, session: Session, frame: ChatFrame) -> None:
+        if session.active is not None:
+            raise Busy(
+                "This session is still answering; wait for its `end` or send `cancel` first.",
+                request_id=frame.request_id,
+            )
+        if frame.workbook_id is not None:
+            raise WorkbookNotFound(
+                f"Workbook {frame.workbook_id[:64]!r} not found; upload it first or omit "
+                "`workbook_id`.",
+                request_id=frame.request_id,
+            )
+        batch = frame.batch or self.default_batch
+        stream = Stream(
+            new_id("st"), session.session_id, frame.request_id, frame.mode, batch, self.clock
+        )
+        self.registry.add_stream(session, stream)
+        self.stats.streams_started[frame.mode.value] += 1
+        self.stats.streams_active[frame.mode.value] += 1
+        for conn in session.connections:
+            conn.push(stream.start_frame)
+            conn.subscribe(stream)
+        stream.task = asyncio.create_task(self._answer(stream, frame), name=stream.stream_id)
+
+    async def _answer(self, stream: Stream, frame: ChatFrame) -> None:
+        record = new_record(stream, frame.content, frame.workbook_id)
+        options = GenerationOptions(
+            max_tokens=self.settings.max_answer_tokens, temperature=self.settings.temperature
+        )
+        try:
+            history = await self.storage.list_messages(stream.session_id)
+            messages = self._conversation(history, frame.content)
+            await self.storage.add_message(record)
+        except SheetstreamError as exc:
+            log.error("history unavailable for %s: %s", stream.session_id, exc.message)
+            messages = [ChatMessage("user", frame.content)]
+        await generate(stream, self.model, messages, options, self.storage, record, self.stats)
+
+    def _conversation(self, history: list[MessageRecord], question: str) -> list[ChatMessage]:
+        messages = [ChatMessage("system", self.settings.system_prompt)]
+        finished = [m for m in history if m.status != "streaming" and m.answer]
+        for past in finished[-self.settings.history_turns :]:
+            messages.append(ChatMessage("user", past.question))
+            messages.append(ChatMessage("assistant", past.answer))
+        messages.append(ChatMessage("user", question))
+        return messages
+
+    def _cancel(self, session: Session, frame: CancelFrame) -> None:
+        for stream in session.streams.values():
+            if stream.request_id == frame.request_id and not stream.finished:
+                self.cancel_stream(stream)
+                return
+        raise NotFound(
+            f"No running answer has request_id {frame.request_id[:64]!r}; it may have ended.",
+            request_id=frame.request_id,
+        )
+
+    def cancel_stream(self, stream: Stream) -> None:
+        if stream.finished or stream.cancel_requested:
+            return
+        stream.cancel_requested = True
+        self.stats.cancels += 1
+        if stream.task is not None:
+            stream.task.cancel()
+
+    def _resume(self, conn: Connection, frame: ResumeFrame) -> None:
+        stream = self.registry.streams.get(frame.stream_id)
+        if stream is None:
+            raise StreamExpired(
+                f"Stream {frame.stream_id[:64]!r} is unknown or expired; its full text is in "
+                "the session history (GET /api/sessions/{id}/messages)."
+            )
+        self.stats.resumes += 1
+        conn.subscribe(stream, after_seq=frame.after_seq)
+
+    # --- shutdown
+
+    async def shutdown(self) -> None:
+        """Stop every answer (stored as interrupted), close every client with 1001."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        running = self.registry.running_streams()
+        tasks = [s.task for s in running if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_s)
+        for conn in list(self.registry.connections.values()):
+            conn.close(CloseCode.GOING_AWAY, "server shutting down; reconnect and resume")
+        for conn in list(self.registry.connections.values()):
+            with contextlib.suppress(Exception):
+                await self.disconnect(conn)

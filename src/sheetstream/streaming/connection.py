@@ -1,0 +1,213 @@
+"""One WebSocket connection's delivery side: a bounded queue of control frames, a cursor per
+stream it reads, and the single writer task that sends them in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sheetstream.protocol import CloseCode
+from sheetstream.streaming.stats import Stats
+from sheetstream.streaming.stream import Stream
+
+
+class FrameSink(Protocol):
+    """Where a connection's frames go: the WebSocket, behind the route's adapter."""
+
+    async def send_text(self, text: str) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class SinkClosed(Exception):
+    """The peer went away while a frame was being sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLimits:
+    control_frames: int
+    max_lag_bytes: int
+    send_timeout_s: float
+
+
+class _Cursor:
+    __slots__ = ("end_sent", "live_after", "position")
+
+    def __init__(self, position: int, live_after: int) -> None:
+        self.position = position  # chunks of the stream handed to the writer
+        self.live_after = live_after  # chunks up to this seq were replayed, not live
+        self.end_sent = False
+
+
+class Connection:
+    def __init__(
+        self,
+        connection_id: str,
+        session_id: str,
+        sink: FrameSink,
+        stats: Stats,
+        limits: DeliveryLimits,
+        clock: Callable[[], float],
+        remote: str = "",
+    ) -> None:
+        self.connection_id = connection_id
+        self.session_id = session_id
+        self.remote = remote
+        self.connected_at = clock()
+        self.sending = False
+        self.send_started = 0.0
+        self.closed = False
+        self.close_code: int | None = None
+        self._sink = sink
+        self._stats = stats
+        self._limits = limits
+        self._clock = clock
+        self._control: deque[str] = deque()
+        self._cursors: dict[Stream, _Cursor] = {}
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._sent: tuple[Stream, int, bool] | None = None  # what the send in flight carries
+
+    # --- what the session and streams call
+
+    def cursor(self, stream: Stream) -> int:
+        cur = self._cursors.get(stream)
+        return cur.position if cur is not None else stream.last_seq
+
+    def push(self, frame: str) -> None:
+        """Queue a non-chunk frame; a reader this far behind is closed as a slow consumer."""
+        if self.closed:
+            return
+        if len(self._control) >= self._limits.control_frames:
+            self.drop_slow_consumer("too many frames waiting")
+            return
+        self._control.append(frame)
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def subscribe(self, stream: Stream, after_seq: int = 0) -> None:
+        """Read `stream` from the chunk after `after_seq`: replay first, then live."""
+        position = min(after_seq, stream.last_seq)
+        self._cursors[stream] = _Cursor(position, live_after=stream.last_seq)
+        stream.subscribe(self)
+        self.wake()
+
+    def unsubscribe_all(self) -> None:
+        for stream in self._cursors:
+            stream.unsubscribe(self)
+            stream.pump()  # a reader leaving may be what held the chunk back
+        self._cursors.clear()
+
+    def lag_bytes(self) -> int:
+        waiting = sum(len(frame) for frame in self._control)
+        for stream, cur in self._cursors.items():
+            waiting += sum(len(frame) for frame in stream.frames[cur.position :])
+        return waiting
+
+    @property
+    def queue_depth(self) -> int:
+        behind = sum(stream.last_seq - cur.position for stream, cur in self._cursors.items())
+        return len(self._control) + behind
+
+    # --- the writer
+
+    def start(self) -> None:
+        self._writer = asyncio.create_task(self._run(), name=f"writer-{self.connection_id}")
+
+    async def stop(self) -> None:
+        self.closed = True
+        self.unsubscribe_all()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, SinkClosed):
+                await self._writer
+
+    async def _run(self) -> None:
+        try:
+            while not self.closed:
+                frame = self._next_frame()
+                if frame is None:
+                    self.sending = False
+                    for stream in list(self._cursors):
+                        stream.pump()  # idle now: a held-back chunk may go at once
+                    frame = self._next_frame()
+                    if frame is None:
+                        self._wake.clear()
+                        await self._wake.wait()
+                        continue
+                self.sending = True
+                self.send_started = self._clock()
+                await self._sink.send_text(frame)
+                self._after_send(frame)
+        except SinkClosed:
+            self.closed = True
+        finally:
+            self.sending = False
+
+    def _next_frame(self) -> str | None:
+        if self._control:
+            return self._control.popleft()
+        for stream, cur in self._cursors.items():
+            if cur.position < stream.last_seq:
+                frame = stream.frames[cur.position]
+                cur.position += 1
+                self._sent = (stream, cur.position, cur.position > cur.live_after)
+                return frame
+            if stream.end_frame is not None and not cur.end_sent:
+                cur.end_sent = True
+                self._sent = None
+                return stream.end_frame
+        return None
+
+    def _after_send(self, frame: str) -> None:
+        sent, self._sent = self._sent, None
+        now = self._clock()
+        if sent is None:
+            self._forget_ended_streams()
+            return
+        stream, seq, live = sent
+        latency = now - stream.oldest[seq - 1] if live else None
+        self._stats.record_chunk(stream.chunk_tokens[seq - 1], len(frame), latency, now)
+        if seq == 1 and live and not stream.ttft_recorded:
+            stream.ttft_recorded = True
+            self._stats.first_token.append(now - stream.created_at)
+
+    def _forget_ended_streams(self) -> None:
+        done = [s for s, cur in self._cursors.items() if cur.end_sent]
+        for stream in done:
+            del self._cursors[stream]
+            stream.unsubscribe(self)
+
+    # --- closing
+
+    def drop_slow_consumer(self, why: str) -> None:
+        if self.closed:
+            return
+        self._stats.slow_consumers += 1
+        self.close(CloseCode.TRY_AGAIN_LATER, f"slow consumer: {why}; reconnect and resume")
+
+    def close(self, code: int, reason: str) -> None:
+        """Close from the server side; the route's reader sees the disconnect and cleans up."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close_code = code
+        self.unsubscribe_all()
+        if self._writer is not None:
+            self._writer.cancel()
+        task = asyncio.create_task(self._close_sink(code, reason))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
+    async def _close_sink(self, code: int, reason: str) -> None:
+        with contextlib.suppress(SinkClosed):
+            await self._sink.close(code, reason)
+
+
+_closing: set[asyncio.Task[None]] = set()  # keeps close tasks alive until they finish

@@ -1,0 +1,101 @@
+"""Run the model for one question into its stream, and store the answer however it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import aclosing
+
+from sheetstream import protocol
+from sheetstream.errors import LLMError, SheetstreamError
+from sheetstream.llm.base import ChatMessage, GenerationOptions, Model
+from sheetstream.protocol import EndReason
+from sheetstream.storage.base import MessageRecord, Storage
+from sheetstream.streaming.stats import Stats
+from sheetstream.streaming.stream import Stream
+
+log = logging.getLogger(__name__)
+
+
+async def generate(
+    stream: Stream,
+    model: Model,
+    messages: list[ChatMessage],
+    options: GenerationOptions,
+    storage: Storage,
+    record: MessageRecord,
+    stats: Stats,
+) -> None:
+    """Stream the answer; cancellation by `cancel` ends it as `cancelled`, keeping its text.
+
+    A cancellation that was not asked for through the stream (server shutdown) ends it as
+    `interrupted` in the history and propagates.
+    """
+    reason = EndReason.COMPLETE
+    error: SheetstreamError | None = None
+    shutting_down = False
+    try:
+        async with aclosing(model.stream(messages, options)) as tokens:
+            async for token in tokens:
+                stream.add_token(token)
+                if stream.tokens >= options.max_tokens:
+                    reason = EndReason.LENGTH
+                    break
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if stream.cancel_requested and task is not None:
+            task.uncancel()
+            reason = EndReason.CANCELLED
+        else:
+            shutting_down = True
+            reason = EndReason.CANCELLED
+            raise
+    except LLMError as exc:
+        reason, error = EndReason.ERROR, exc
+    except Exception:
+        log.exception("generation failed for stream %s", stream.stream_id)
+        reason = EndReason.ERROR
+        error = SheetstreamError("The answer failed inside the server; please ask again.")
+    finally:
+        error_frame = None
+        if error is not None:
+            stats.errors[error.code] += 1
+            error_frame = protocol.error_frame(error.code, error.message, stream.request_id)
+        stream.finish(reason, error_frame)
+        stats.streams_active[stream.mode.value] -= 1
+        await _store(stream, record, storage, error, shutting_down)
+
+
+async def _store(
+    stream: Stream,
+    record: MessageRecord,
+    storage: Storage,
+    error: SheetstreamError | None,
+    shutting_down: bool,
+) -> None:
+    record.answer = stream.text
+    record.status = "interrupted" if shutting_down else (stream.reason or EndReason.ERROR).value
+    record.partial = record.status != EndReason.COMPLETE.value
+    record.error_code = error.code if error is not None else None
+    record.answer_tokens = stream.tokens
+    record.chunks = stream.last_seq
+    if stream.first_token_at is not None:
+        record.first_token_ms = round((stream.first_token_at - stream.created_at) * 1000, 3)
+    record.duration_ms = round(((stream.ended_at or stream.clock()) - stream.created_at) * 1000, 3)
+    try:
+        await asyncio.shield(storage.finish_message(record))
+    except SheetstreamError:
+        log.exception("could not store the answer of stream %s", stream.stream_id)
+
+
+def new_record(stream: Stream, question: str, workbook_id: str | None) -> MessageRecord:
+    return MessageRecord(
+        stream_id=stream.stream_id,
+        session_id=stream.session_id,
+        request_id=stream.request_id,
+        question=question,
+        mode=stream.mode.value,
+        created_at=time.time(),
+        workbook_id=workbook_id,
+    )

@@ -1,0 +1,111 @@
+"""Counters and recent samples behind `/api/websocket/performance` and `/metrics`.
+
+Recording is a few additions and a deque append, cheap enough for every chunk sent; the
+percentiles are computed when someone asks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+LATENCY_SAMPLES = 20_000
+WINDOW_S = 60
+
+
+def percentile(samples: list[float], q: float) -> float | None:
+    """Nearest-rank percentile of unsorted samples; None when there are none."""
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class Stats:
+    connections_active: int = 0
+    connections_total: int = 0
+    streams_started: Counter[str] = field(default_factory=Counter)
+    streams_active: Counter[str] = field(default_factory=Counter)
+    chunks_sent: int = 0
+    tokens_sent: int = 0
+    bytes_sent: int = 0
+    resumes: int = 0
+    cancels: int = 0
+    slow_consumers: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    delivery_latency: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
+    first_token: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
+    # tokens sent per whole second of the monotonic clock, for the last WINDOW_S seconds
+    _second: int = 0
+    _per_second: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=WINDOW_S + 2))
+    _this_second_tokens: int = 0
+
+    def record_chunk(self, tokens: int, size: int, latency: float | None, now: float) -> None:
+        self.chunks_sent += 1
+        self.tokens_sent += tokens
+        self.bytes_sent += size
+        if latency is not None:
+            self.delivery_latency.append(latency)
+        second = int(now)
+        if second != self._second:
+            self._per_second.append((self._second, self._this_second_tokens))
+            self._second = second
+            self._this_second_tokens = 0
+        self._this_second_tokens += tokens
+
+    def throughput(self, window_s: int, now: float) -> float:
+        """Tokens sent per second over the last `window_s` whole seconds."""
+        current = int(now)
+        total = sum(n for second, n in self._per_second if current - window_s <= second < current)
+        if self._second < current and self._second >= current - window_s:
+            total += self._this_second_tokens
+        return total / window_s
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        latency = list(self.delivery_latency)
+        first = list(self.first_token)
+        ms = 1000.0
+
+        def scaled(samples: list[float], q: float) -> float | None:
+            value = percentile(samples, q)
+            return None if value is None else round(value * ms, 3)
+
+        return {
+            "connections": {"active": self.connections_active, "total": self.connections_total},
+            "streams": {
+                "started_by_mode": dict(self.streams_started),
+                "active_by_mode": {k: v for k, v in self.streams_active.items() if v},
+            },
+            "chunks_sent": self.chunks_sent,
+            "tokens_sent": self.tokens_sent,
+            "bytes_sent": self.bytes_sent,
+            "tokens_per_chunk": round(self.tokens_sent / self.chunks_sent, 3)
+            if self.chunks_sent
+            else None,
+            "frames_saved_ratio": round(1 - self.chunks_sent / self.tokens_sent, 4)
+            if self.tokens_sent
+            else None,
+            "throughput_tokens_per_s": {
+                "last_10s": round(self.throughput(10, now), 1),
+                "last_60s": round(self.throughput(60, now), 1),
+            },
+            "delivery_latency_ms": {
+                "p50": scaled(latency, 50),
+                "p95": scaled(latency, 95),
+                "p99": scaled(latency, 99),
+                "samples": len(latency),
+            },
+            "time_to_first_token_ms": {
+                "p50": scaled(first, 50),
+                "p99": scaled(first, 99),
+                "samples": len(first),
+            },
+            "resumes": self.resumes,
+            "cancels": self.cancels,
+            "slow_consumer_events": self.slow_consumers,
+            "errors_by_code": dict(self.errors),
+        }

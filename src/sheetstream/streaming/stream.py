@@ -1,0 +1,141 @@
+"""One answer being streamed: its batcher, its chunks kept for replay, and who is reading it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sheetstream import protocol
+from sheetstream.protocol import BatchOptions, EndReason, StreamingMode
+from sheetstream.streaming.batcher import Batcher, Demand, Piece
+from sheetstream.streaming.segmenters import segmenter_for
+
+if TYPE_CHECKING:
+    from sheetstream.streaming.connection import Connection
+
+
+class Stream:
+    """Chunks get their seq here, once, so every reader and every replay sees the same ones.
+
+    The chunk list is the replay buffer: each connection reads it through its own cursor, so
+    a slow reader holds a position, not a copy. The list is bounded by the answer's length
+    (`max_answer_tokens`) and dropped `stream_retention_s` after the end.
+    """
+
+    def __init__(
+        self,
+        stream_id: str,
+        session_id: str,
+        request_id: str | None,
+        mode: StreamingMode,
+        batch: BatchOptions,
+        clock: Callable[[], float],
+    ) -> None:
+        self.stream_id = stream_id
+        self.session_id = session_id
+        self.request_id = request_id
+        self.mode = mode
+        self.clock = clock
+        self.created_at = clock()
+        self.batcher = Batcher(segmenter_for(mode), batch.max_tokens, batch.max_delay_ms / 1000)
+        self.start_frame = protocol.start_frame(request_id, stream_id, mode)
+        self.frames: list[str] = []  # chunk frames; seq n is frames[n - 1]
+        self.oldest: list[float] = []  # when the oldest token of each chunk was produced
+        self.chunk_tokens: list[int] = []
+        self.text_parts: list[str] = []
+        self.tokens = 0
+        self.first_token_at: float | None = None
+        self.end_frame: str | None = None
+        self.reason: EndReason | None = None
+        self.ended_at: float | None = None
+        self.subscribers: dict[Connection, None] = {}
+        self.cancel_requested = False
+        self.task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.ttft_recorded = False
+
+    @property
+    def last_seq(self) -> int:
+        return len(self.frames)
+
+    @property
+    def finished(self) -> bool:
+        return self.end_frame is not None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+    def add_token(self, token: str) -> None:
+        now = self.clock()
+        if self.first_token_at is None:
+            self.first_token_at = now
+        self.tokens += 1
+        self.batcher.add(token, now)
+        self.pump()
+
+    def pump(self) -> None:
+        """Cut a chunk if the readers' demand allows; otherwise wake up at the delay deadline."""
+        if self.finished or not self.batcher.pending_tokens:
+            return
+        demand = self.demand()
+        piece = self.batcher.take(demand, self.clock())
+        if piece is not None:
+            self._append(piece)
+        if demand in (Demand.BUSY, Demand.NONE) and self._timer is None:
+            deadline = self.batcher.deadline()
+            if deadline is not None:
+                loop = asyncio.get_running_loop()
+                self._timer = loop.call_at(deadline, self._on_timer)
+
+    def demand(self) -> Demand:
+        if not self.subscribers:
+            return Demand.NONE
+        last = len(self.frames)
+        best = last + 1
+        for conn in self.subscribers:
+            behind = last - conn.cursor(self)
+            if behind == 0 and not conn.sending:
+                return Demand.IDLE
+            best = min(best, behind)
+        return Demand.BUSY if best <= 1 else Demand.SATURATED
+
+    def finish(self, reason: EndReason, error_frame: str | None = None) -> None:
+        """Flush the rest, then the end frame (after `error_frame` when there is one)."""
+        if self.finished:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        piece = self.batcher.drain()
+        if piece is not None:
+            self._append(piece)
+        self.reason = reason
+        self.ended_at = self.clock()
+        self.end_frame = protocol.end_frame(
+            self.stream_id, self.last_seq, reason, self.tokens, self.request_id
+        )
+        for conn in self.subscribers:
+            if error_frame is not None:
+                conn.push(error_frame)
+            conn.wake()
+
+    def subscribe(self, conn: Connection) -> None:
+        self.subscribers[conn] = None
+
+    def unsubscribe(self, conn: Connection) -> None:
+        self.subscribers.pop(conn, None)
+
+    def _append(self, piece: Piece) -> None:
+        seq = len(self.frames) + 1
+        self.frames.append(protocol.chunk_frame(self.stream_id, seq, piece.text, piece.tokens))
+        self.oldest.append(piece.oldest)
+        self.chunk_tokens.append(piece.tokens)
+        self.text_parts.append(piece.text)
+        for conn in self.subscribers:
+            conn.wake()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.pump()

@@ -1,0 +1,329 @@
+"""What every `Storage` backend must do, written against the protocol only.
+
+The backends come from `conftest.py`; the SQLite-only checks at the bottom look at the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+from collections.abc import Awaitable, Callable
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from sheetstream.errors import StorageError
+from sheetstream.storage import create_storage
+from sheetstream.storage.base import MessageRecord, Storage
+from sheetstream.storage.sqlite import MIGRATIONS, SQLiteStorage
+
+if TYPE_CHECKING:
+    from conftest import StoreFactory
+
+T0 = 1_750_000_000.123456
+
+
+def make_record(n: int, session_id: str = "s1", **overrides: object) -> MessageRecord:
+    record = MessageRecord(
+        stream_id=f"{session_id}-stream-{n}",
+        session_id=session_id,
+        request_id=f"req-{n}",
+        question=f"question {n}?",
+        mode="chat",
+        created_at=T0 + n,
+    )
+    return dataclasses.replace(record, **overrides)  # type: ignore[arg-type]
+
+
+def finished(record: MessageRecord, **overrides: object) -> MessageRecord:
+    done = dataclasses.replace(
+        record,
+        answer=f"answer to {record.question}",
+        status="complete",
+        partial=False,
+        error_code=None,
+        answer_tokens=42,
+        chunks=7,
+        first_token_ms=12.5,
+        duration_ms=987.25,
+        workbook_id="wb-1",
+    )
+    return dataclasses.replace(done, **overrides)  # type: ignore[arg-type]
+
+
+async def test_ping(storage: Storage) -> None:
+    assert await storage.ping() is True
+
+
+async def test_added_message_is_listed_as_streaming(storage: Storage) -> None:
+    await storage.ensure_session("s1", T0)
+    record = make_record(1)
+    await storage.add_message(record)
+    assert await storage.list_messages("s1") == [record]
+
+
+async def test_finished_message_returns_every_field(storage: Storage) -> None:
+    await storage.ensure_session("s1", T0)
+    record = make_record(1, request_id=None)
+    await storage.add_message(record)
+    done = finished(record)
+    await storage.finish_message(done)
+    [got] = await storage.list_messages("s1")
+    assert got == done
+    assert got.to_json() == done.to_json()
+    assert isinstance(got.partial, bool)
+
+
+async def test_finished_with_error_and_nulls(storage: Storage) -> None:
+    await storage.ensure_session("s1", T0)
+    record = make_record(1, workbook_id="wb-9")
+    await storage.add_message(record)
+    done = finished(
+        record,
+        answer="half an ans",
+        status="error",
+        partial=True,
+        error_code="llm_timeout",
+        first_token_ms=None,
+        duration_ms=None,
+        workbook_id=None,
+    )
+    await storage.finish_message(done)
+    assert await storage.list_messages("s1") == [done]
+
+
+async def test_finish_unknown_message_raises(storage: Storage) -> None:
+    await storage.ensure_session("s1", T0)
+    with pytest.raises(StorageError):
+        await storage.finish_message(finished(make_record(1)))
+
+
+async def test_add_message_for_unknown_session_raises(storage: Storage) -> None:
+    with pytest.raises(StorageError):
+        await storage.add_message(make_record(1, session_id="nobody"))
+
+
+async def test_duplicate_stream_id_raises(storage: Storage) -> None:
+    await storage.ensure_session("s1", T0)
+    await storage.add_message(make_record(1))
+    with pytest.raises(StorageError):
+        await storage.add_message(make_record(1))
+
+
+async def test_list_is_oldest_first_and_per_session(storage: Storage) -> None:
+    await storage.ensure_session("s1", T0)
+    await storage.ensure_session("s2", T0)
+    # Inserted out of time order, interleaved across sessions.
+    for n in (3, 1, 4, 2):
+        await storage.add_message(make_record(n, "s1"))
+        await storage.add_message(make_record(n + 10, "s2"))
+    s1 = await storage.list_messages("s1")
+    s2 = await storage.list_messages("s2")
+    assert [m.stream_id for m in s1] == [f"s1-stream-{n}" for n in (1, 2, 3, 4)]
+    assert [m.stream_id for m in s2] == [f"s2-stream-{n}" for n in (11, 12, 13, 14)]
+    assert await storage.list_messages("unknown") == []
+
+
+async def test_limit_keeps_the_latest_messages_oldest_first(storage: Storage) -> None:
+    await storage.ensure_session("s1", T0)
+    for n in range(10):
+        await storage.add_message(make_record(n))
+    got = await storage.list_messages("s1", limit=3)
+    assert [m.stream_id for m in got] == ["s1-stream-7", "s1-stream-8", "s1-stream-9"]
+    assert len(await storage.list_messages("s1")) == 10
+
+
+async def test_ensure_session_is_idempotent(storage: Storage) -> None:
+    assert await storage.session_exists("s1") is False
+    await storage.ensure_session("s1", T0)
+    await storage.ensure_session("s1", T0 + 5)
+    await storage.ensure_session("s1", T0 + 10)
+    assert await storage.session_exists("s1") is True
+    assert await storage.session_exists("s2") is False
+
+
+async def test_crash_left_streaming_becomes_interrupted(backend: StoreFactory) -> None:
+    streaming = make_record(1)
+    complete = make_record(2)
+    cancelled = make_record(3)
+    async with backend.connected() as store:
+        await store.ensure_session("s1", T0)
+        for record in (streaming, complete, cancelled):
+            await store.add_message(record)
+        await store.finish_message(finished(complete))
+        await store.finish_message(finished(cancelled, status="cancelled", partial=True))
+        # The process "dies" here: the first answer never finishes.
+    async with backend.connected() as store:
+        got = {m.stream_id: m for m in await store.list_messages("s1")}
+    assert got[streaming.stream_id] == dataclasses.replace(
+        streaming, status="interrupted", partial=True
+    )
+    assert got[complete.stream_id] == finished(complete)
+    assert got[cancelled.stream_id] == finished(cancelled, status="cancelled", partial=True)
+
+
+async def test_data_survives_disconnect_and_connect(backend: StoreFactory) -> None:
+    record = make_record(1)
+    async with backend.connected() as store:
+        await store.ensure_session("s1", T0)
+        await store.add_message(record)
+        await store.finish_message(finished(record))
+    async with backend.connected() as store:
+        assert await store.session_exists("s1") is True
+        assert await store.list_messages("s1") == [finished(record)]
+        await store.ensure_session("s1", T0 + 1)  # still idempotent across handles
+        assert len(await store.list_messages("s1")) == 1
+
+
+UNICODE = (
+    "Umsatz für Q3 — 上海 销售额 📈👩🏽‍💻 مرحبا עברית é (e\u0301) "
+    '\'; DROP TABLE messages; -- "quoted" \\ back\\slash\n\ttabbed\r\n% _ ?'
+)
+
+
+async def test_unicode_and_very_long_answers_round_trip(storage: Storage) -> None:
+    await storage.ensure_session("sessïon-🔑", T0)
+    record = make_record(1, session_id="sessïon-🔑", question=UNICODE, workbook_id="ワーク.xlsx")
+    await storage.add_message(record)
+    long_answer = (UNICODE + "|" + "x" * 1000) * 1500  # ~1.6 M characters
+    done = finished(record, answer=long_answer, answer_tokens=400_000)
+    await storage.finish_message(done)
+    [got] = await storage.list_messages("sessïon-🔑")
+    assert got.question == UNICODE
+    assert len(got.answer) == len(long_answer)
+    assert got == done
+
+
+async def test_concurrent_adds_all_land(storage: Storage) -> None:
+    await storage.ensure_session("s1", T0)
+    records = [make_record(n) for n in range(200)]
+    await asyncio.gather(*(storage.add_message(r) for r in records))
+    got = await storage.list_messages("s1")
+    assert got == records
+
+
+async def test_concurrent_sessions_and_finishes(storage: Storage) -> None:
+    sessions = [f"s{i}" for i in range(20)]
+
+    async def conversation(session_id: str) -> None:
+        await storage.ensure_session(session_id, T0)
+        for n in range(5):
+            record = make_record(n, session_id)
+            await storage.add_message(record)
+            await storage.finish_message(finished(record))
+
+    await asyncio.gather(*(conversation(s) for s in sessions))
+    for session_id in sessions:
+        got = await storage.list_messages(session_id)
+        assert got == [finished(make_record(n, session_id)) for n in range(5)]
+
+
+CALLS: dict[str, Callable[[Storage], Awaitable[object]]] = {
+    "ping": lambda s: s.ping(),
+    "ensure_session": lambda s: s.ensure_session("s1", T0),
+    "session_exists": lambda s: s.session_exists("s1"),
+    "add_message": lambda s: s.add_message(make_record(1)),
+    "finish_message": lambda s: s.finish_message(finished(make_record(1))),
+    "list_messages": lambda s: s.list_messages("s1"),
+}
+
+
+@pytest.mark.parametrize("method", sorted(CALLS))
+async def test_methods_after_disconnect_raise(storage: Storage, method: str) -> None:
+    await storage.ensure_session("s1", T0)
+    await storage.disconnect()
+    with pytest.raises(StorageError):
+        await CALLS[method](storage)
+    await storage.disconnect()  # a second disconnect is harmless
+
+
+async def test_methods_before_connect_raise(backend: StoreFactory) -> None:
+    store = backend.open()
+    with pytest.raises(StorageError):
+        await store.ping()
+    await store.disconnect()
+
+
+async def test_calls_queued_before_disconnect_complete(backend: StoreFactory) -> None:
+    store = backend.open()
+    await store.connect()
+    await store.ensure_session("s1", T0)
+    adds = [asyncio.ensure_future(store.add_message(make_record(n))) for n in range(50)]
+    await asyncio.sleep(0)  # let every add reach the backend before the disconnect starts
+    await store.disconnect()
+    await asyncio.gather(*adds)
+    async with backend.connected() as again:
+        assert len(await again.list_messages("s1")) == 50
+
+
+# --- SQLite specifics: the file on disk -------------------------------------------------------
+
+
+def _pragma(path: Path, name: str) -> object:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+async def test_sqlite_file_is_wal_and_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "h.db"
+    store = create_storage(f"sqlite:///{path}")
+    await store.connect()
+    await store.disconnect()
+    assert path.is_file()
+    assert _pragma(path, "journal_mode") == "wal"
+    assert _pragma(path, "user_version") == len(MIGRATIONS)
+    # Reconnecting to a migrated file applies nothing twice.
+    store = create_storage(f"sqlite:///{path}")
+    await store.connect()
+    assert await store.ping()
+    await store.disconnect()
+
+
+async def test_sqlite_relative_and_absolute_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = SQLiteStorage("sqlite:///data/rel.db")
+    absolute = SQLiteStorage(f"sqlite:///{tmp_path / 'abs.db'}")
+    assert relative.path == "data/rel.db"
+    assert absolute.path == f"{tmp_path}/abs.db"
+    for store in (relative, absolute):
+        await store.connect()
+        await store.disconnect()
+    assert (tmp_path / "data" / "rel.db").is_file()
+    assert (tmp_path / "abs.db").is_file()
+
+
+async def test_sqlite_memory_url() -> None:
+    store = SQLiteStorage("sqlite:///:memory:")
+    await store.connect()
+    await store.ensure_session("s1", T0)
+    assert await store.session_exists("s1")
+    await store.disconnect()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite://host/x.db", "sqlite:x.db"])
+def test_sqlite_bad_urls(url: str) -> None:
+    with pytest.raises(ValueError, match="sqlite:///"):
+        SQLiteStorage(url)
+
+
+async def test_sqlite_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    store = SQLiteStorage(f"sqlite:///{path}")
+    with pytest.raises(StorageError, match="newer"):
+        await store.connect()
+    with pytest.raises(StorageError):
+        await store.ping()
+
+
+async def test_sqlite_unopenable_file_raises_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()  # a directory where the file should be
+    store = SQLiteStorage(f"sqlite:///{tmp_path / 'dir.db'}")
+    with pytest.raises(StorageError):
+        await store.connect()
