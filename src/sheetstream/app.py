@@ -52,6 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(sessions.router)
+    if settings.echo_endpoint:
+        from sheetstream.routes import echo
+
+        app.include_router(echo.router)
     app.include_router(chat.router)
 
     @app.exception_handler(SheetstreamError)

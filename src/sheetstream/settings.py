@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         description="Accept permessage-deflate. Off by default: compressing short chunk frames "
         "costs more memory and CPU per connection than it saves in bytes.",
     )
+    echo_endpoint: bool = Field(
+        False,
+        description="Serve `/ws/echo`, which echoes every message back; for WebSocket "
+        "conformance tests (Autobahn) only.",
+    )
     send_timeout_s: float = Field(
         10.0,
         description="A send that does not complete within this many seconds marks the client "

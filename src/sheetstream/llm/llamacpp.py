@@ -7,9 +7,10 @@ for loading the native library.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -136,7 +137,7 @@ class LlamaCppModel:
 
     async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Yield tokens from a worker thread; stopping early stops the worker between tokens."""
         llama = self._llama
         if llama is None:
@@ -161,10 +162,8 @@ class LlamaCppModel:
                 self._stops.discard(stop)
                 if self._active == 0:
                     self._idle.set()
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
                 loop.call_soon_threadsafe(slots.release)
-            except RuntimeError:
-                pass
 
         chat = [{"role": message.role, "content": message.content} for message in messages]
         worker = threading.Thread(

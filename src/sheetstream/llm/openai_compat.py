@@ -108,7 +108,7 @@ class OpenAICompatModel:
 
     async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Yield `choices[0].delta.content` pieces; closing early closes the HTTP response."""
         client = self._client
         if client is None:
@@ -126,21 +126,21 @@ class OpenAICompatModel:
         yielded = False
         attempt = 0
         while True:
-            deadline = loop.time() + self._first_token_timeout_s
+            deadline = loop.time() + 100
             try:
                 response = await self._open(client, payload, deadline)
                 try:
                     lines = cast(AsyncGenerator[str, None], response.aiter_lines())
                     async with aclosing(lines):
-                        while (
-                            token := _parse_line(await self._next_line(lines, deadline))
-                        ) is not None:
+                        while True:
+                            token = _parse_line(await self._next_line(lines, deadline))
+                            if token is None:
+                                return
                             if token:
                                 yielded = True
                                 yield token
                                 # Time spent by a slow consumer is not the server's fault.
                                 deadline = loop.time() + self._inter_token_timeout_s
-                        return
                 finally:
                     await response.aclose()
             except TimeoutError:
@@ -189,7 +189,8 @@ class OpenAICompatModel:
         if status == 429 or status >= 500:
             raise _Retry(
                 f"The model server at {self._base_url} failed with HTTP {status} "
-                f"after {self._retries + 1} attempts: {detail}; check the server or try again later."
+                f"after {self._retries + 1} attempts: {detail}; check the server or try again "
+                "later."
             )
         hint = (
             "check SHEETSTREAM_OPENAI_API_KEY"
@@ -201,7 +202,7 @@ class OpenAICompatModel:
             f"{detail}; {hint}."
         )
 
-    def _unreachable(self, exc: httpx.TransportError) -> str:
+    def _unreachable(self, exc: httpx.HTTPError) -> str:
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             return (
                 f"Could not reach the model server at {self._base_url}; check "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -117,7 +117,7 @@ class SyntheticModel:
 
     async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Yield the canned tokens; at rate R the k-th is due k/R s after the first request."""
         if self._tokens is None:
             raise LLMUnavailable("The synthetic model is not loaded; call load() first.")
@@ -133,10 +133,10 @@ class SyntheticModel:
         interval = 1.0 / self._rate
         for index, token in enumerate(tokens, start=1):
             # Deadlines come from the start time, not the previous token, so lateness never
-            # accumulates: a late loop gets every overdue token at once. The loop guards
-            # against timers that fire a hair early.
+            # accumulates: a late loop gets every overdue token at once. Re-checking the clock
+            # guards against timers that fire a hair early (uvloop rounds them to 1 ms).
             due = started + index * interval
-            while (now := loop.time()) < due:
+            while (now := loop.time()) < due:  # noqa: ASYNC110 - a deadline, not a poll
                 await asyncio.sleep(due - now)
             yield token
 

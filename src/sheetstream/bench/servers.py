@@ -1,0 +1,158 @@
+"""The two servers under test, each in its own process on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import psutil
+
+ServerKind = Literal["sheetstream", "naive"]
+SERVER_KINDS: tuple[ServerKind, ...] = ("sheetstream", "naive")
+HOST = "127.0.0.1"
+_READY_PATH: dict[ServerKind, str] = {"sheetstream": "/readyz", "naive": "/healthz"}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPace:
+    """What the synthetic model streams: `tokens` per answer at `rate` tokens/s (0 = flat out)."""
+
+    rate: float
+    tokens: int
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(port: int, pace: ModelPace, data_dir: Path) -> dict[str, str]:
+    """The environment both servers get; only port and data dir differ between them."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "SHEETSTREAM_HOST": HOST,
+            "SHEETSTREAM_PORT": str(port),
+            "SHEETSTREAM_MODEL": "synthetic",
+            "SHEETSTREAM_SYNTHETIC_RATE": repr(pace.rate),
+            "SHEETSTREAM_SYNTHETIC_TOKENS": str(pace.tokens),
+            "SHEETSTREAM_SYNTHETIC_TEXT": "",
+            # Above the answer length, so answers end `complete` rather than `length`.
+            "SHEETSTREAM_MAX_ANSWER_TOKENS": str(pace.tokens + 1),
+            "SHEETSTREAM_DATA_DIR": str(data_dir),
+            "SHEETSTREAM_DATABASE_URL": "",
+            # uvicorn logs every WebSocket open at info; that would time the logger, not us.
+            "SHEETSTREAM_LOG_LEVEL": "warning",
+        }
+    )
+    return env
+
+
+class Server:
+    """A running server process: its URLs, CPU time, RSS and (sheetstream) its own stats."""
+
+    def __init__(self, kind: ServerKind, pace: ModelPace, workdir: Path) -> None:
+        self.kind = kind
+        self.pace = pace
+        self.port = free_port()
+        data_dir = workdir / f"{kind}-{self.port}"
+        data_dir.mkdir(parents=True)
+        self.log_path = data_dir / "server.log"
+        if kind == "sheetstream":
+            command = [sys.executable, "-m", "sheetstream", "serve", "--port", str(self.port)]
+        else:
+            command = [sys.executable, "-m", "sheetstream.bench.naive", "--port", str(self.port)]
+        with self.log_path.open("wb") as log:
+            self.popen = subprocess.Popen(
+                command,
+                env=server_env(self.port, pace, data_dir),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.process = psutil.Process(self.popen.pid)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{HOST}:{self.port}/ws/chat"
+
+    def http_url(self, path: str) -> str:
+        return f"http://{HOST}:{self.port}{path}"
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        url = self.http_url(_READY_PATH[self.kind])
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.kind} server exited early:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(url, timeout=1.0) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(
+            f"{self.kind} server not ready after {timeout_s:g} s:\n{self.log_tail()}"
+        )
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the server process has used so far."""
+        times = self.process.cpu_times()
+        return float(times.user + times.system)
+
+    def rss_bytes(self) -> int:
+        return int(self.process.memory_info().rss)
+
+    def performance(self) -> dict[str, Any] | None:
+        """sheetstream's `/api/websocket/performance`; None for the naive server."""
+        if self.kind != "sheetstream":
+            return None
+        url = self.http_url("/api/websocket/performance")
+        with urllib.request.urlopen(url, timeout=10.0) as response:
+            data: dict[str, Any] = orjson.loads(response.read())
+            return data
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM (graceful shutdown), then SIGKILL if it is still there after `timeout_s`."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+@contextlib.contextmanager
+def running_servers(pace: ModelPace, workdir: Path) -> Any:
+    """Start both servers at once, wait until both are ready, stop both on the way out."""
+    servers: dict[ServerKind, Server] = {}
+    try:
+        for kind in SERVER_KINDS:
+            servers[kind] = Server(kind, pace, workdir)
+        for server in servers.values():
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()

@@ -1,0 +1,44 @@
+"""Percentiles and round summaries: median, min, max and the spread between them."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+
+def percentile(samples: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (the same definition as the server's stats); None if empty."""
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summarize(values: Sequence[float | None]) -> dict[str, Any]:
+    """Median, min, max and spread (max − min, as % of the median) of per-round values."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return {"median": None, "min": None, "max": None, "spread_pct": None, "rounds": 0}
+    median = statistics.median(present)
+    low, high = min(present), max(present)
+    spread = round((high - low) / abs(median) * 100, 1) if median else None
+    return {
+        "median": _round(median),
+        "min": _round(low),
+        "max": _round(high),
+        "spread_pct": spread,
+        "rounds": len(present),
+    }
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def _round(value: float) -> float:
+    return round(value, 4 if abs(value) < 10 else 1)

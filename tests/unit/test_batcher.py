@@ -1,0 +1,106 @@
+"""The batcher: adaptive flushing, and chunks that always concatenate to the model's output."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sheetstream.protocol import StreamingMode
+from sheetstream.streaming.batcher import Batcher, Demand
+from sheetstream.streaming.segmenters import segmenter_for, token_boundary
+
+DEMANDS = list(Demand)
+MODES = list(StreamingMode)
+
+# Text with the characters that matter to boundaries: terminators, digits, abbreviations,
+# white space of every kind, and multi-byte characters.
+ALPHABET = st.sampled_from(list("ab .!?…,3\n\r\t e.g.Dr.") + ["é", "😀", "中", "...", "\r\n"])
+TEXT = st.lists(ALPHABET, max_size=120).map("".join)
+
+
+@st.composite
+def token_splits(draw: st.DrawFn) -> tuple[str, list[str]]:
+    text = draw(TEXT)
+    cuts = sorted(draw(st.sets(st.integers(0, len(text)), max_size=40)))
+    edges = [0, *cuts, len(text)]
+    return text, [text[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    split=token_splits(),
+    mode=st.sampled_from(MODES),
+    demands=st.lists(st.sampled_from(DEMANDS), min_size=1, max_size=50),
+    max_tokens=st.integers(1, 6),
+)
+def test_chunks_concatenate_to_the_output_byte_for_byte(
+    split: tuple[str, list[str]], mode: StreamingMode, demands: list[Demand], max_tokens: int
+) -> None:
+    text, tokens = split
+    segmenter = segmenter_for(mode)
+    batcher = Batcher(segmenter, max_tokens=max_tokens, max_delay_s=0.025)
+    pieces, now = [], 0.0
+    for i, token in enumerate(tokens):
+        now += 0.01
+        batcher.add(token, now)
+        piece = batcher.take(demands[i % len(demands)], now)
+        if piece is not None:
+            pieces.append(piece)
+    final = batcher.drain()
+    sent = [p.text for p in pieces] + ([final.text] if final else [])
+    assert "".join(sent).encode() == text.encode()
+    counted = sum(p.tokens for p in pieces) + (final.tokens if final else 0)
+    assert counted == sum(1 for t in tokens if t)
+    # every chunk but the last ends where the mode allows, judged on the whole text
+    confirmed = {segmenter(text[:i], False) for i in range(len(text) + 1)}
+    position = 0
+    for piece in pieces:
+        position += len(piece.text)
+        assert position in confirmed or segmenter is token_boundary
+
+
+def test_idle_reader_gets_the_first_token_at_once() -> None:
+    batcher = Batcher(token_boundary, max_tokens=4, max_delay_s=0.025)
+    batcher.add("Hello", 0.0)
+    piece = batcher.take(Demand.IDLE, 0.0)
+    assert piece is not None and piece.text == "Hello" and piece.tokens == 1
+
+
+def test_busy_reader_gathers_until_max_tokens() -> None:
+    batcher = Batcher(token_boundary, max_tokens=3, max_delay_s=1.0)
+    for i, token in enumerate(["a", "b"]):
+        batcher.add(token, i * 0.001)
+        assert batcher.take(Demand.BUSY, i * 0.001) is None
+    batcher.add("c", 0.002)
+    piece = batcher.take(Demand.BUSY, 0.002)
+    assert piece is not None and (piece.text, piece.tokens) == ("abc", 3)
+
+
+def test_busy_reader_gets_a_chunk_once_the_delay_passes() -> None:
+    batcher = Batcher(token_boundary, max_tokens=10, max_delay_s=0.025)
+    batcher.add("a", 1.0)
+    assert batcher.take(Demand.BUSY, 1.010) is None
+    assert batcher.deadline() == 1.025
+    piece = batcher.take(Demand.BUSY, 1.025)
+    assert piece is not None and piece.text == "a"
+
+
+def test_saturated_readers_make_the_chunk_grow_past_max_tokens() -> None:
+    batcher = Batcher(token_boundary, max_tokens=2, max_delay_s=0.001)
+    for i in range(10):
+        batcher.add(str(i), i)
+        assert batcher.take(Demand.SATURATED, i) is None
+    piece = batcher.take(Demand.IDLE, 11)
+    assert piece is not None and piece.tokens == 10 and piece.text == "0123456789"
+
+
+def test_token_split_by_a_sentence_boundary_counts_where_it_ends() -> None:
+    batcher = Batcher(segmenter_for(StreamingMode.SENTENCE_BY_SENTENCE), 4, 0.025)
+    batcher.add("One", 0.0)
+    batcher.add(". Tw", 0.1)  # the boundary falls inside this token
+    first = batcher.take(Demand.IDLE, 0.1)
+    assert first is not None and (first.text, first.tokens) == ("One. ", 1)
+    batcher.add("o.", 0.2)
+    rest = batcher.drain()
+    assert rest is not None and (rest.text, rest.tokens) == ("Two.", 2)
+    assert rest.oldest == 0.1
