@@ -1,24 +1,56 @@
 """Running the app under uvicorn with sheetstream's WebSocket settings.
 
-The WebSocket protocol class is uvicorn's Sans-I/O one with two changes: shutdown closes
-clients with 1001 (going away: reconnect and resume) instead of 1012, and a close asked for
-while the peer has stopped reading aborts the transport instead of waiting for a drain that
-will never come (the slow-consumer policy depends on it).
+The WebSocket protocol class is uvicorn's Sans-I/O one with three changes: shutdown closes
+clients with 1001 (going away: reconnect and resume) instead of 1012; a close asked for while
+the peer has stopped reading aborts the transport instead of waiting for a drain that will
+never come (the slow-consumer policy depends on it); and a close frame that arrives in the
+middle of a fragmented message closes cleanly, as RFC 6455 section 5.4 allows (Autobahn 7.1.5).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.server import ServerProtocol
 
 from sheetstream.protocol import CloseCode
 from sheetstream.settings import Settings
 
 
+class _ServerProtocol(ServerProtocol):
+    def recv_frame(self, frame: Frame) -> None:
+        if frame.opcode is Opcode.CLOSE:
+            self.current_size = None  # a close may interrupt a fragmented message: drop it
+        super().recv_frame(frame)
+
+
+class _QuietInvalidUTF8(logging.Filter):
+    """A client's invalid UTF-8 is its error (closed with 1007), not a server traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Invalid UTF-8 sequence received from client"):
+            record.exc_info = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietInvalidUTF8())
+
+
 class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn = _ServerProtocol(
+            extensions=self.conn.available_extensions,
+            max_size=self.config.ws_max_size,
+            logger=self.conn.logger,
+        )
+
     def shutdown(self) -> None:
         if self.handshake_complete and not self.close_sent:
             self.stop_keepalive()

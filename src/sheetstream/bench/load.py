@@ -13,7 +13,6 @@ import contextlib
 import multiprocessing
 import queue
 import time
-from array import array
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event
@@ -252,7 +251,4 @@ async def _stream_all(
     for task in pending:
         task.cancel()
         errors.add(TimeoutError(f"answer not complete after {job.timeout_s:g} s"))
-
-
-def latencies(result: LoadResult) -> array[float]:
-    return result.totals.latencies_ms
+    await asyncio.gather(*pending, return_exceptions=True)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -144,7 +145,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_servers(pace: ModelPace, workdir: Path) -> Any:
+def running_servers(pace: ModelPace, workdir: Path) -> Iterator[dict[ServerKind, Server]]:
     """Start both servers at once, wait until both are ready, stop both on the way out."""
     servers: dict[ServerKind, Server] = {}
     try:

@@ -172,7 +172,8 @@ class Connection:
             self._forget_ended_streams()
             return
         stream, seq, live = sent
-        latency = now - stream.oldest[seq - 1] if live else None
+        # sentence and paragraph modes hold tokens on purpose; latency is a token-mode figure
+        latency = now - stream.oldest[seq - 1] if live and stream.is_token_mode else None
         self._stats.record_chunk(stream.chunk_tokens[seq - 1], len(frame), latency, now)
         if seq == 1 and live and not stream.ttft_recorded:
             stream.ttft_recorded = True

@@ -36,6 +36,7 @@ class Stream:
         self.session_id = session_id
         self.request_id = request_id
         self.mode = mode
+        self.is_token_mode = mode is StreamingMode.TOKEN_BY_TOKEN
         self.clock = clock
         self.created_at = clock()
         self.batcher = Batcher(segmenter_for(mode), batch.max_tokens, batch.max_delay_ms / 1000)
@@ -86,8 +87,9 @@ class Stream:
         if demand in (Demand.BUSY, Demand.NONE) and self._timer is None:
             deadline = self.batcher.deadline()
             if deadline is not None:
-                loop = asyncio.get_running_loop()
-                self._timer = loop.call_at(deadline, self._on_timer)
+                # call_later, not call_at: the loop's clock need not be ours (uvloop's is not)
+                delay = max(0.0, deadline - self.clock())
+                self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
 
     def demand(self) -> Demand:
         if not self.subscribers:

@@ -1,0 +1,112 @@
+"""`sheetstream bench [--quick] [--output FILE]`: run every scenario, print the table, save JSON.
+
+A benchmark, not a test: nothing here judges the numbers. The exit status is 1 only when
+clients saw protocol or correctness failures (the figures would then be meaningless) or a
+scenario could not run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import resource
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sheetstream.bench import report as reporting
+from sheetstream.bench.scenarios import FULL, QUICK, Sizes, idle_memory, latency, throughput
+
+# Every connection is a socket in the server and one in a load worker; leave room for the rest.
+_FD_HEADROOM = 1024
+
+
+def main(quick: bool = False, output: str | None = None) -> int:
+    sizes = QUICK if quick else FULL
+    fd_limit = _raise_fd_limit(max(sizes.idle_connections, sizes.latency_clients) + _FD_HEADROOM)
+    started = time.monotonic()
+    report: dict[str, Any] = {
+        "benchmark": "sheetstream bench",
+        "quick": quick,
+        "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": reporting.machine(),
+        "sizes": sizes.to_json(),
+        "load_generator": _load_generator(sizes),
+        "servers": _servers(),
+        "fd_limit": fd_limit,
+        "scenarios": {},
+        "failures": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="sheetstream-bench-") as tmp:
+        for name, scenario in (
+            ("throughput", throughput),
+            ("latency", latency),
+            ("idle_memory", idle_memory),
+        ):
+            _progress(f"{name}: starting")
+            try:
+                report["scenarios"][name] = scenario(sizes, Path(tmp), _progress)
+            except Exception as exc:
+                _progress(f"{name}: failed: {exc}")
+                traceback.print_exc(file=sys.stderr)
+                report["failures"].append({"scenario": name, "error": f"{exc}"[:2000]})
+    report["duration_s"] = round(time.monotonic() - started, 1)
+    report["errors"] = sum(
+        server["errors"]
+        for scenario in report["scenarios"].values()
+        for server in scenario["servers"].values()
+    )
+    report["aims"] = reporting.aims(report)
+    print(reporting.render(report))
+    if output:
+        Path(output).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+        print(f"\nJSON report: {output}")
+    return 1 if report["errors"] or report["failures"] else 0
+
+
+def _raise_fd_limit(wanted: int) -> dict[str, int]:
+    """Raise the soft open-files limit (children inherit it); the hard limit caps it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < wanted:
+            _progress(f"open-files limit {new} is below the {wanted} this run wants")
+        soft = new
+    return {"soft": soft, "hard": hard}
+
+
+def _load_generator(sizes: Sizes) -> dict[str, Any]:
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    return {
+        "workers": sizes.workers,
+        "processes": "multiprocessing (spawn), separate from the servers",
+        "websockets": reporting.machine()["packages"]["websockets"],
+        "event_loop": loop,
+        "client_options": {"compression": None, "max_size": None, "ping_interval": None},
+        "parser": "orjson",
+        "checks": "seq consecutive from 1; end.seq = last seq; end.tokens = sum of chunk "
+        "tokens = answer length; reason complete; chunk texts join to the expected answer",
+    }
+
+
+def _servers() -> dict[str, str]:
+    return {
+        "sheetstream": "python -m sheetstream serve (SHEETSTREAM_MODEL=synthetic, temp DATA_DIR)",
+        "naive": "python -m sheetstream.bench.naive: one frame per token, each send awaited, "
+        "built with sheetstream.server.uvicorn_config(settings, app=naive_app)",
+        "log_level": "warning (both)",
+    }
+
+
+def _progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)

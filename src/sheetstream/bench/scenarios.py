@@ -1,0 +1,330 @@
+"""The three measurements, each run for both servers in alternating rounds.
+
+a) throughput: every client asks at once and the model streams flat out;
+b) latency: many clients at a human reading pace, each token timed against when it was due;
+c) idle memory: server RSS growth per open, idle connection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sheetstream.bench.load import LoadResult, LoadRun, split
+from sheetstream.bench.servers import SERVER_KINDS, ModelPace, Server, ServerKind, running_servers
+from sheetstream.bench.summary import percentile, ratio, summarize
+
+Progress = Callable[[str], None]
+Row = dict[str, Any]
+# Seconds to let the server finish work the round caused (e.g. storing answers) before reading
+# its CPU time, and to let memory settle before reading RSS.
+CPU_SETTLE_S = 0.25
+RSS_SETTLE_S = 1.0
+READY_TIMEOUT_S = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    rounds: int
+    workers: int
+    throughput_clients: int
+    throughput_tokens: int
+    latency_clients: int
+    latency_rate: float
+    latency_tokens: int
+    latency_ramp_s: float
+    idle_connections: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+FULL = Sizes(
+    rounds=5,
+    workers=2,
+    throughput_clients=100,
+    throughput_tokens=2000,
+    latency_clients=500,
+    latency_rate=20.0,
+    latency_tokens=200,
+    latency_ramp_s=1.0,
+    idle_connections=2000,
+)
+QUICK = Sizes(
+    rounds=2,
+    workers=1,
+    throughput_clients=10,
+    throughput_tokens=200,
+    latency_clients=50,
+    latency_rate=20.0,
+    latency_tokens=60,
+    latency_ramp_s=0.5,
+    idle_connections=100,
+)
+
+
+def round_order(round_index: int) -> tuple[ServerKind, ...]:
+    """Alternate which server goes first, so neither always runs on a warmer machine."""
+    return SERVER_KINDS if round_index % 2 == 0 else SERVER_KINDS[::-1]
+
+
+def _errors(result: LoadResult) -> Row:
+    return {"errors": result.errors.count, "error_samples": result.errors.samples}
+
+
+# --- a) throughput
+
+
+def throughput(sizes: Sizes, workdir: Path, progress: Progress) -> Row:
+    pace = ModelPace(rate=0.0, tokens=sizes.throughput_tokens)
+    rounds: dict[ServerKind, list[Row]] = {kind: [] for kind in SERVER_KINDS}
+    with running_servers(pace, workdir) as servers:
+        for kind in SERVER_KINDS:
+            _throughput_round(servers[kind], max(2, sizes.throughput_clients // 10), sizes)
+        for index in range(sizes.rounds):
+            for kind in round_order(index):
+                row = _throughput_round(servers[kind], sizes.throughput_clients, sizes)
+                rounds[kind].append(row)
+                progress(
+                    f"throughput round {index + 1}/{sizes.rounds} {kind}: "
+                    f"{row['tokens_per_s']:,.0f} tok/s, "
+                    f"{row['cpu_s_per_million_tokens']:.2f} CPU s/Mtok, "
+                    f"{row['tokens_per_frame']:.2f} tok/frame, errors {row['errors']}"
+                )
+    metrics = (
+        "tokens_per_s",
+        "cpu_s_per_million_tokens",
+        "tokens_per_frame",
+        "server_cpu_utilisation",
+        "client_cpu_s",
+        "elapsed_s",
+    )
+    result = _by_server(rounds, metrics)
+    result["sizes"] = {
+        "clients": sizes.throughput_clients,
+        "tokens_per_answer": sizes.throughput_tokens,
+        "rate": "0 (flat out)",
+    }
+    result["ratios"] = {
+        "throughput": _ratios(rounds, "tokens_per_s"),
+        "cpu_per_token": _ratios(rounds, "cpu_s_per_million_tokens"),
+    }
+    return result
+
+
+def _throughput_round(server: Server, clients: int, sizes: Sizes) -> Row:
+    tokens = sizes.throughput_tokens
+    jobs = split(
+        clients, sizes.workers, "stream", server.ws_url, answer_tokens=tokens, timeout_s=300.0
+    )
+    with LoadRun(jobs) as run:
+        run.wait_ready(READY_TIMEOUT_S)
+        cpu_before = server.cpu_seconds()
+        run.go()
+        result = run.wait_done(360.0)
+        time.sleep(CPU_SETTLE_S)
+        cpu = server.cpu_seconds() - cpu_before
+    totals = result.totals
+    elapsed = result.elapsed_s or float("nan")
+    delivered = totals.tokens
+    return {
+        "clients": clients,
+        "answers_complete": totals.streams,
+        "tokens": delivered,
+        "frames": totals.frames,
+        "elapsed_s": round(elapsed, 4),
+        "tokens_per_s": round(delivered / elapsed, 1) if delivered else 0.0,
+        "server_cpu_s": round(cpu, 4),
+        "cpu_s_per_million_tokens": round(cpu / delivered * 1e6, 3) if delivered else None,
+        "server_cpu_utilisation": round(cpu / elapsed, 3),
+        "tokens_per_frame": round(delivered / totals.frames, 3) if totals.frames else None,
+        "client_cpu_s": round(result.client_cpu_s, 3),
+        **_errors(result),
+    }
+
+
+# --- b) latency
+
+
+def latency(sizes: Sizes, workdir: Path, progress: Progress) -> Row:
+    pace = ModelPace(rate=sizes.latency_rate, tokens=sizes.latency_tokens)
+    rounds: dict[ServerKind, list[Row]] = {kind: [] for kind in SERVER_KINDS}
+    with running_servers(pace, workdir) as servers:
+        _warm_up(servers, max(2, sizes.latency_clients // 20), sizes)
+        for index in range(sizes.rounds):
+            for kind in round_order(index):
+                row = _latency_round(servers[kind], sizes)
+                rounds[kind].append(row)
+                server_side = (
+                    f", server p50 {row['server_p50_ms']} p99 {row['server_p99_ms']} ms"
+                    if kind == "sheetstream"
+                    else ""
+                )
+                progress(
+                    f"latency round {index + 1}/{sizes.rounds} {kind}: "
+                    f"p50 {row['p50_ms']:.2f} p99 {row['p99_ms']:.2f} ms{server_side}, "
+                    f"errors {row['errors']}"
+                )
+    metrics = (
+        "p50_ms",
+        "p99_ms",
+        "p999_ms",
+        "max_ms",
+        "server_p50_ms",
+        "server_p99_ms",
+        "tokens_per_frame",
+        "server_cpu_utilisation",
+    )
+    result = _by_server(rounds, metrics)
+    result["sizes"] = {
+        "clients": sizes.latency_clients,
+        "rate_tokens_per_s": sizes.latency_rate,
+        "tokens_per_answer": sizes.latency_tokens,
+        "ramp_s": sizes.latency_ramp_s,
+    }
+    result["ratios"] = {"p99": _ratios(rounds, "p99_ms")}
+    return result
+
+
+def _warm_up(servers: dict[ServerKind, Server], clients: int, sizes: Sizes) -> None:
+    """A few answers from each server at once, unmeasured, so round 1 does not pay first use."""
+    jobs = []
+    for kind in SERVER_KINDS:
+        url = servers[kind].ws_url
+        jobs += split(clients, 1, "stream", url, answer_tokens=sizes.latency_tokens)
+    with LoadRun(jobs) as run:
+        run.wait_ready(READY_TIMEOUT_S)
+        run.go()
+        run.wait_done(sizes.latency_tokens / sizes.latency_rate + 120.0)
+
+
+def _latency_round(server: Server, sizes: Sizes) -> Row:
+    duration = sizes.latency_tokens / sizes.latency_rate + sizes.latency_ramp_s
+    jobs = split(
+        sizes.latency_clients,
+        sizes.workers,
+        "stream",
+        server.ws_url,
+        answer_tokens=sizes.latency_tokens,
+        rate=sizes.latency_rate,
+        ramp_s=sizes.latency_ramp_s,
+        timeout_s=duration + 120.0,
+    )
+    with LoadRun(jobs) as run:
+        run.wait_ready(READY_TIMEOUT_S)
+        cpu_before = server.cpu_seconds()
+        run.go()
+        result = run.wait_done(duration + 180.0)
+        cpu = server.cpu_seconds() - cpu_before
+        performance = server.performance()
+    samples = result.totals.latencies_ms
+    elapsed = result.elapsed_s or float("nan")
+    row: Row = {
+        "clients": sizes.latency_clients,
+        "answers_complete": result.totals.streams,
+        "samples": len(samples),
+        "p50_ms": _ms(percentile(samples, 50)),
+        "p90_ms": _ms(percentile(samples, 90)),
+        "p99_ms": _ms(percentile(samples, 99)),
+        "p999_ms": _ms(percentile(samples, 99.9)),
+        "max_ms": _ms(max(samples) if samples else None),
+        "min_ms": _ms(min(samples) if samples else None),
+        "tokens_per_frame": round(result.totals.tokens / result.totals.frames, 3)
+        if result.totals.frames
+        else None,
+        "server_cpu_utilisation": round(cpu / elapsed, 3),
+        "client_cpu_s": round(result.client_cpu_s, 3),
+        "server_p50_ms": None,
+        "server_p99_ms": None,
+        **_errors(result),
+    }
+    if performance is not None:
+        delivery = performance.get("delivery_latency_ms", {})
+        row["server_p50_ms"] = delivery.get("p50")
+        row["server_p99_ms"] = delivery.get("p99")
+        row["server_samples"] = delivery.get("samples")
+    return row
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+# --- c) idle memory
+
+
+def idle_memory(sizes: Sizes, workdir: Path, progress: Progress) -> Row:
+    # A fresh pair of servers per round: memory a server once grew into is not given back, so
+    # a reused server would measure the allocator's reuse, not the cost of a connection.
+    pace = ModelPace(rate=0.0, tokens=64)
+    rounds: dict[ServerKind, list[Row]] = {kind: [] for kind in SERVER_KINDS}
+    for index in range(sizes.rounds):
+        with running_servers(pace, workdir) as servers:
+            for kind in round_order(index):
+                row = _idle_round(servers[kind], sizes)
+                rounds[kind].append(row)
+                progress(
+                    f"idle round {index + 1}/{sizes.rounds} {kind}: "
+                    f"{row['kib_per_connection']:.1f} KiB/connection "
+                    f"({row['connected']} connected), errors {row['errors']}"
+                )
+    result = _by_server(rounds, ("kib_per_connection", "rss_before_mib", "rss_after_mib"))
+    result["sizes"] = {"connections": sizes.idle_connections}
+    result["ratios"] = {"kib_per_connection": _ratios(rounds, "kib_per_connection")}
+    return result
+
+
+def _idle_round(server: Server, sizes: Sizes) -> Row:
+    warm = split(20, 1, "idle", server.ws_url)
+    with LoadRun(warm) as run:
+        run.wait_ready(READY_TIMEOUT_S)
+        run.go()
+        run.wait_done(60.0)
+    time.sleep(RSS_SETTLE_S)
+    before = server.rss_bytes()
+    jobs = split(sizes.idle_connections, sizes.workers, "idle", server.ws_url)
+    with LoadRun(jobs) as run:
+        run.wait_ready(READY_TIMEOUT_S)
+        time.sleep(RSS_SETTLE_S)
+        after = server.rss_bytes()
+        run.go()
+        result = run.wait_done(60.0)
+        performance = server.performance()
+    connected = result.connected
+    row: Row = {
+        "connections": sizes.idle_connections,
+        "connected": connected,
+        "rss_before_mib": round(before / 2**20, 2),
+        "rss_after_mib": round(after / 2**20, 2),
+        "kib_per_connection": round((after - before) / 1024 / connected, 2) if connected else None,
+        **_errors(result),
+    }
+    if performance is not None:
+        row["server_connections_active"] = performance["connections"]["active"]
+    return row
+
+
+# --- shared
+
+
+def _by_server(rounds: dict[ServerKind, list[Row]], metrics: tuple[str, ...]) -> Row:
+    servers: Row = {}
+    for kind, rows in rounds.items():
+        servers[kind] = {
+            "rounds": rows,
+            "summary": {metric: summarize([row.get(metric) for row in rows]) for metric in metrics},
+            "errors": sum(row["errors"] for row in rows),
+        }
+    return {"servers": servers}
+
+
+def _ratios(rounds: dict[ServerKind, list[Row]], metric: str) -> Row:
+    """sheetstream / naive: of the medians, and per round (rounds are run back to back)."""
+    mine = [row.get(metric) for row in rounds["sheetstream"]]
+    theirs = [row.get(metric) for row in rounds["naive"]]
+    medians = [summarize(mine)["median"], summarize(theirs)["median"]]
+    paired = [ratio(a, b) for a, b in zip(mine, theirs, strict=True)]
+    return {"of_medians": ratio(medians[0], medians[1]), "per_round": summarize(paired)}

@@ -1,0 +1,135 @@
+"""Delivery to one connection: order, coalescing while a send is in flight, slow consumers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from sheetstream.protocol import BatchOptions, EndReason, StreamingMode
+from sheetstream.streaming.batcher import Demand
+from sheetstream.streaming.connection import Connection, DeliveryLimits
+from sheetstream.streaming.registry import Registry
+from sheetstream.streaming.stats import Stats
+from sheetstream.streaming.stream import Stream
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class GatedSink:
+    """A peer whose reads we control: each send waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.frames: list[dict] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.closed_with: tuple[int, str] | None = None
+
+    async def send_text(self, text: str) -> None:
+        await self.gate.wait()
+        self.frames.append(orjson.loads(text))
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed_with = (code, reason)
+
+
+LIMITS = DeliveryLimits(control_frames=4, max_lag_bytes=10_000, send_timeout_s=5.0)
+
+
+def make(clock: FakeClock, sink: GatedSink) -> tuple[Connection, Stream, Stats]:
+    stats = Stats()
+    conn = Connection("cn_1", "ss_1", sink, stats, LIMITS, clock)
+    stream = Stream("st_1", "ss_1", "r1", StreamingMode.TOKEN_BY_TOKEN, BatchOptions(4, 25), clock)
+    return conn, stream, stats
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_tokens_coalesce_while_a_send_is_in_flight() -> None:
+    clock, sink = FakeClock(), GatedSink()
+    conn, stream, _ = make(clock, sink)
+    conn.subscribe(stream)
+    conn.start()
+    stream.add_token("first")  # idle reader: goes at once
+    await settle()
+    assert [f["text"] for f in sink.frames] == ["first"]
+    sink.gate.clear()  # the peer stops reading
+    for token in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]:
+        stream.add_token(token)
+        await settle()
+    assert stream.demand() is Demand.SATURATED
+    sink.gate.set()
+    await settle()
+    stream.finish(EndReason.COMPLETE)
+    await settle()
+    texts = [f["text"] for f in sink.frames if f["type"] == "chunk"]
+    assert "".join(texts) == "firstabcdefghij"
+    assert len(texts) < 6  # grew instead of queueing one chunk per token
+    assert sink.frames[-1]["type"] == "end" and sink.frames[-1]["seq"] == len(texts)
+    await conn.stop()
+
+
+async def test_a_send_stuck_past_the_timeout_closes_1013() -> None:
+    clock, sink = FakeClock(), GatedSink()
+    conn, stream, stats = make(clock, sink)
+    registry = Registry(clock, retention_s=60)
+    registry.connections[conn.connection_id] = conn
+    conn.subscribe(stream)
+    conn.start()
+    sink.gate.clear()
+    stream.add_token("stuck")
+    await settle()
+    assert conn.sending
+    clock.now += 4.9
+    registry.find_slow_consumers(send_timeout_s=5.0, max_lag_bytes=10_000)
+    assert not conn.closed
+    clock.now += 0.2
+    registry.find_slow_consumers(send_timeout_s=5.0, max_lag_bytes=10_000)
+    await settle()
+    assert conn.closed and sink.closed_with is not None and sink.closed_with[0] == 1013
+    assert "resume" in sink.closed_with[1] and stats.slow_consumers == 1
+    assert conn not in stream.subscribers  # the stream no longer waits for it
+    stream.add_token("more")
+    assert stream.demand() is Demand.NONE
+
+
+async def test_too_many_waiting_control_frames_closes_1013() -> None:
+    clock, sink = FakeClock(), GatedSink()
+    conn, _, stats = make(clock, sink)
+    sink.gate.clear()
+    conn.start()
+    for i in range(LIMITS.control_frames + 2):
+        conn.push(orjson.dumps({"type": "pong", "ts": i}).decode())
+        await settle()
+    assert conn.closed and stats.slow_consumers == 1
+    await settle()
+    assert sink.closed_with is not None and sink.closed_with[0] == 1013
+
+
+async def test_replay_then_live_keeps_original_seqs() -> None:
+    clock, sink = FakeClock(), GatedSink()
+    conn, stream, _ = make(clock, sink)
+    for token in ["a", "b", "c"]:
+        stream.add_token(token)  # nobody subscribed: max_tokens / delay decide
+        clock.now += 1
+        stream.pump()
+    conn.subscribe(stream, after_seq=1)
+    conn.start()
+    await settle()
+    stream.add_token("d")
+    await settle()
+    stream.finish(EndReason.COMPLETE)
+    await settle()
+    chunks = [f for f in sink.frames if f["type"] == "chunk"]
+    assert [c["seq"] for c in chunks] == list(range(2, stream.last_seq + 1))
+    assert "".join(c["text"] for c in chunks) == "bcd"
+    await conn.stop()
