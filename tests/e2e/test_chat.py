@@ -146,6 +146,21 @@ async def test_cancel_stops_the_answer_and_keeps_what_was_produced(
     assert stored["answer"] == text
 
 
+async def test_cancel_right_behind_the_chat_still_ends_the_stream(
+    start_server: StartServer,
+) -> None:
+    srv = await start_server(synthetic_rate=50)
+    async with SheetstreamClient.connect(f"{srv.ws}/ws/chat") as client:
+        # back to back, so the cancel is usually read before the answer's task first runs
+        await client.chat("q", request_id="r1")
+        await client.cancel("r1")
+        frames = [f async for f in client.follow("r1")]
+        assert frames[0]["type"] == "start" and frames[-1]["type"] == "end"
+        assert frames[-1]["reason"] == "cancelled"
+        answer = await client.ask("next question is not busy")
+    assert answer.reason == "complete"
+
+
 async def test_dropped_connection_cancels_nothing_and_resume_replays_exact_seqs(
     start_server: StartServer,
 ) -> None:

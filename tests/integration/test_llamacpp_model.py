@@ -102,7 +102,11 @@ async def test_aclose_frees_the_model_and_stops_answers(model: LlamaCppModel) ->
 
     assert not model.ready
     assert model.active_generations == 0
-    await stream.aclose()
+    with pytest.raises(LLMUnavailable, match="shut down"):
+        async for _ in stream:
+            pass
+    with pytest.raises(LLMUnavailable, match="not loaded"):
+        await anext(model.stream(SHORT, GenerationOptions(max_tokens=8)))
 
 
 @pytest.mark.parametrize("content", [None, b"not a gguf file"])

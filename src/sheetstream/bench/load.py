@@ -100,10 +100,10 @@ def split(clients: int, workers: int, kind: JobKind, url: str, **options: Any) -
 
 
 class LoadRun:
-    """Worker processes (spawned, so they share nothing with this one) running `jobs`."""
+    """Worker processes (forked from a clean fork server, not from this one) running `jobs`."""
 
     def __init__(self, jobs: list[Job]) -> None:
-        context = multiprocessing.get_context("spawn")
+        context = _context()
         self._messages: multiprocessing.Queue[tuple[Any, ...]] = context.Queue()
         self._go = context.Event()
         self._release = context.Event()
@@ -176,6 +176,13 @@ class LoadRun:
                 raise RuntimeError(f"load worker sent {message[0]!r} while {step!r} was due")
             got.append(message)
         return got
+
+
+def _context() -> multiprocessing.context.ForkServerContext:
+    """Fork workers from a clean server process that has the client code imported already."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def worker_main(

@@ -89,7 +89,7 @@ def _load_generator(sizes: Sizes) -> dict[str, Any]:
         loop = "asyncio"
     return {
         "workers": sizes.workers,
-        "processes": "multiprocessing (spawn), separate from the servers",
+        "processes": "multiprocessing (forkserver), separate from the servers",
         "websockets": reporting.machine()["packages"]["websockets"],
         "event_loop": loop,
         "client_options": {"compression": None, "max_size": None, "ping_interval": None},

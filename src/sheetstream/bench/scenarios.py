@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from sheetstream.bench.load import LoadResult, LoadRun, split
 from sheetstream.bench.servers import SERVER_KINDS, ModelPace, Server, ServerKind, running_servers
 from sheetstream.bench.summary import percentile, ratio, summarize
@@ -71,6 +73,35 @@ def round_order(round_index: int) -> tuple[ServerKind, ...]:
     return SERVER_KINDS if round_index % 2 == 0 else SERVER_KINDS[::-1]
 
 
+class CpuWindow:
+    """CPU seconds used between open and `close`: by the server, and by the whole machine.
+
+    What the machine used beyond the server and the load workers is background load (other
+    programs on the box); it is reported per round because it is the main source of noise.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self._server_before = server.cpu_seconds()
+        self._machine_before = _machine_busy_s()
+        self._wall_before = time.monotonic()
+
+    def close(self, client_cpu_s: float) -> Row:
+        server = self._server.cpu_seconds() - self._server_before
+        machine = _machine_busy_s() - self._machine_before
+        wall = time.monotonic() - self._wall_before
+        background = max(0.0, machine - server - client_cpu_s)
+        return {
+            "server_cpu_s": round(server, 3),
+            "background_cpu_cores": round(background / wall, 2) if wall > 0 else None,
+        }
+
+
+def _machine_busy_s() -> float:
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
 def _errors(result: LoadResult) -> Row:
     return {"errors": result.errors.count, "error_samples": result.errors.samples}
 
@@ -100,6 +131,7 @@ def throughput(sizes: Sizes, workdir: Path, progress: Progress) -> Row:
         "tokens_per_frame",
         "server_cpu_utilisation",
         "client_cpu_s",
+        "background_cpu_cores",
         "elapsed_s",
     )
     result = _by_server(rounds, metrics)
@@ -122,11 +154,12 @@ def _throughput_round(server: Server, clients: int, sizes: Sizes) -> Row:
     )
     with LoadRun(jobs) as run:
         run.wait_ready(READY_TIMEOUT_S)
-        cpu_before = server.cpu_seconds()
+        window = CpuWindow(server)
         run.go()
         result = run.wait_done(360.0)
         time.sleep(CPU_SETTLE_S)
-        cpu = server.cpu_seconds() - cpu_before
+        cpu_row = window.close(result.client_cpu_s)
+    cpu: float = cpu_row["server_cpu_s"]
     totals = result.totals
     elapsed = result.elapsed_s or float("nan")
     delivered = totals.tokens
@@ -137,7 +170,7 @@ def _throughput_round(server: Server, clients: int, sizes: Sizes) -> Row:
         "frames": totals.frames,
         "elapsed_s": round(elapsed, 4),
         "tokens_per_s": round(delivered / elapsed, 1) if delivered else 0.0,
-        "server_cpu_s": round(cpu, 4),
+        **cpu_row,
         "cpu_s_per_million_tokens": round(cpu / delivered * 1e6, 3) if delivered else None,
         "server_cpu_utilisation": round(cpu / elapsed, 3),
         "tokens_per_frame": round(delivered / totals.frames, 3) if totals.frames else None,
@@ -177,6 +210,7 @@ def latency(sizes: Sizes, workdir: Path, progress: Progress) -> Row:
         "server_p99_ms",
         "tokens_per_frame",
         "server_cpu_utilisation",
+        "background_cpu_cores",
     )
     result = _by_server(rounds, metrics)
     result["sizes"] = {
@@ -215,10 +249,10 @@ def _latency_round(server: Server, sizes: Sizes) -> Row:
     )
     with LoadRun(jobs) as run:
         run.wait_ready(READY_TIMEOUT_S)
-        cpu_before = server.cpu_seconds()
+        window = CpuWindow(server)
         run.go()
         result = run.wait_done(duration + 180.0)
-        cpu = server.cpu_seconds() - cpu_before
+        cpu_row = window.close(result.client_cpu_s)
         performance = server.performance()
     samples = result.totals.latencies_ms
     elapsed = result.elapsed_s or float("nan")
@@ -235,8 +269,9 @@ def _latency_round(server: Server, sizes: Sizes) -> Row:
         "tokens_per_frame": round(result.totals.tokens / result.totals.frames, 3)
         if result.totals.frames
         else None,
-        "server_cpu_utilisation": round(cpu / elapsed, 3),
+        "server_cpu_utilisation": round(cpu_row["server_cpu_s"] / elapsed, 3),
         "client_cpu_s": round(result.client_cpu_s, 3),
+        **cpu_row,
         "server_p50_ms": None,
         "server_p99_ms": None,
         **_errors(result),

@@ -45,6 +45,13 @@ class _Done:
 
 
 _DONE = _Done()
+_CLOSED = "The embedded model was shut down before the answer ended; ask again."
+
+
+class _Stopped(Exception):
+    """The worker was told to stop between tokens."""
+
+
 _Item = str | _Done | BaseException
 
 
@@ -139,13 +146,16 @@ class LlamaCppModel:
         self, messages: list[ChatMessage], options: GenerationOptions
     ) -> AsyncGenerator[str, None]:
         """Yield tokens from a worker thread; stopping early stops the worker between tokens."""
-        llama = self._llama
-        if llama is None:
+        if self._llama is None:
             raise LLMUnavailable("The embedded model is not loaded; call load() first.")
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._concurrency)
         slots = self._slots
         await slots.acquire()
+        llama = self._llama
+        if llama is None:  # closed while this answer waited for a slot
+            slots.release()
+            raise LLMUnavailable(_CLOSED)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[_Item] = asyncio.Queue()
         stop = threading.Event()
@@ -204,8 +214,9 @@ class LlamaCppModel:
     ) -> None:
         try:
             with self._llama_lock:
-                if stop.is_set():
-                    return
+                # `aclose` drops `_llama` before freeing it under this lock: never touch it after.
+                if stop.is_set() or self._llama is not llama:
+                    raise _Stopped
                 chunks = llama.create_chat_completion(
                     messages=chat,
                     stream=True,
@@ -215,7 +226,7 @@ class LlamaCppModel:
                 try:
                     for chunk in chunks:
                         if stop.is_set():
-                            break
+                            raise _Stopped
                         text = chunk["choices"][0]["delta"].get("content")
                         if text:
                             emit(text)
@@ -223,19 +234,22 @@ class LlamaCppModel:
                     # Closing the generator frees llama-cpp-python's per-request state now.
                     chunks.close()
             emit(_DONE)
+        except _Stopped:
+            # Only a closing model leaves a consumer listening; one that stopped is gone.
+            emit(LLMUnavailable(_CLOSED))
         except Exception as exc:
             emit(LLMUnavailable(f"The embedded model failed while answering ({exc}); ask again."))
         finally:
             finished()
 
     async def aclose(self) -> None:
-        """Stop running answers, wait for their threads, then free the weights."""
+        """Refuse new answers, stop running ones, wait for their threads, free the weights."""
+        llama, self._llama = self._llama, None
         with self._count_lock:
             stops = list(self._stops)
         for stop in stops:
             stop.set()
         await asyncio.to_thread(self._idle.wait, 10.0)
-        llama, self._llama = self._llama, None
         if llama is not None:
             await asyncio.to_thread(self._close_llama, llama)
 

@@ -126,7 +126,7 @@ class OpenAICompatModel:
         yielded = False
         attempt = 0
         while True:
-            deadline = loop.time() + 100
+            deadline = loop.time() + self._first_token_timeout_s
             try:
                 response = await self._open(client, payload, deadline)
                 try:

@@ -23,6 +23,7 @@ from sheetstream.protocol import (
     CancelFrame,
     ChatFrame,
     CloseCode,
+    EndReason,
     PingFrame,
     ResumeFrame,
 )
@@ -140,20 +141,34 @@ class ChatService:
             conn.push(stream.start_frame)
             conn.subscribe(stream)
         stream.task = asyncio.create_task(self._answer(stream, frame), name=stream.stream_id)
+        stream.task.add_done_callback(self._cancelled_before_start)
+
+    def _cancelled_before_start(self, task: asyncio.Task[None]) -> None:
+        """A task cancelled before its first step never ran `generate`; end its stream here."""
+        stream = self.registry.streams.get(task.get_name())
+        if stream is not None and not stream.finished:
+            stream.finish(EndReason.CANCELLED)
+            self.stats.streams_active[stream.mode.value] -= 1
 
     async def _answer(self, stream: Stream, frame: ChatFrame) -> None:
         record = new_record(stream, frame.content, frame.workbook_id)
         options = GenerationOptions(
             max_tokens=self.settings.max_answer_tokens, temperature=self.settings.temperature
         )
+        prepare = self._prepare(stream, frame, record)
+        await generate(stream, self.model, prepare, options, self.storage, record, self.stats)
+
+    async def _prepare(
+        self, stream: Stream, frame: ChatFrame, record: MessageRecord
+    ) -> list[ChatMessage]:
+        """The conversation for the model; the question is stored before the answer starts."""
         try:
             history = await self.storage.list_messages(stream.session_id)
-            messages = self._conversation(history, frame.content)
             await self.storage.add_message(record)
         except SheetstreamError as exc:
             log.error("history unavailable for %s: %s", stream.session_id, exc.message)
-            messages = [ChatMessage("user", frame.content)]
-        await generate(stream, self.model, messages, options, self.storage, record, self.stats)
+            history = []
+        return self._conversation(history, frame.content)
 
     def _conversation(self, history: list[MessageRecord], question: str) -> list[ChatMessage]:
         messages = [ChatMessage("system", self.settings.system_prompt)]

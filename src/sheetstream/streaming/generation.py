@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from contextlib import aclosing
 
 from sheetstream import protocol
@@ -21,13 +22,15 @@ log = logging.getLogger(__name__)
 async def generate(
     stream: Stream,
     model: Model,
-    messages: list[ChatMessage],
+    prepare: Awaitable[list[ChatMessage]],
     options: GenerationOptions,
     storage: Storage,
     record: MessageRecord,
     stats: Stats,
 ) -> None:
-    """Stream the answer; cancellation by `cancel` ends it as `cancelled`, keeping its text.
+    """Build the conversation with `prepare`, then stream the answer into `stream`.
+
+    Cancellation by `cancel` ends it as `cancelled`, keeping its text, whenever it comes.
 
     A cancellation that was not asked for through the stream (server shutdown) ends it as
     `interrupted` in the history and propagates.
@@ -36,6 +39,7 @@ async def generate(
     error: SheetstreamError | None = None
     shutting_down = False
     try:
+        messages = await prepare
         async with aclosing(model.stream(messages, options)) as tokens:
             async for token in tokens:
                 stream.add_token(token)
