@@ -11,7 +11,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from sheetstream.client import SheetstreamClient
-from tests.e2e.conftest import SAMPLE, StartServer
+from tests.conftest import SAMPLE, StartServer
 
 
 def check_stream(answer_chunks: list[dict], end: dict) -> None:

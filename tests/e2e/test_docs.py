@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SAMPLE, StartServer
+from tests.conftest import SAMPLE, StartServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from sheetstream.client import SheetstreamClient
-from tests.e2e.conftest import StartServer
+from tests.conftest import StartServer
 
 
 async def test_root_answers_json_health_to_curl_and_html_to_browsers(

@@ -15,8 +15,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from sheetstream.client import SheetstreamClient
-from tests.conftest import free_port
-from tests.e2e.conftest import SAMPLE, StartServer
+from tests.conftest import SAMPLE, StartServer, free_port
 
 
 async def wait_until_serving(url: str, proc: asyncio.subprocess.Process) -> None:

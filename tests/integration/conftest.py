@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +13,11 @@ import httpx
 import pytest
 
 from sheetstream.llm.llamacpp import smollm2_gguf_path
+from tests.conftest import free_port
 
 STARTUP_TIMEOUT_S = 90.0
 # What `pip install 'llama-cpp-python[server]'` brings besides llama_cpp itself.
 SERVER_MODULES = ("llama_cpp", "fastapi", "uvicorn", "sse_starlette", "starlette_context")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _log_tail(path: Path, lines: int = 30) -> str:

@@ -115,12 +115,14 @@ _ROWS: tuple[tuple[str, str, str, int, str | None], ...] = (
     ("throughput", "tokens_per_frame", "tokens per frame", 2, None),
     ("throughput", "server_cpu_utilisation", "server CPU busy (cores)", 2, None),
     ("throughput", "client_cpu_s", "load generator CPU s", 2, None),
+    ("throughput", "background_cpu_cores", "other programs' CPU (cores)", 2, None),
     ("latency", "p50_ms", "token latency p50 ms (client)", 2, None),
     ("latency", "p99_ms", "token latency p99 ms (client)", 2, "p99"),
     ("latency", "p999_ms", "token latency p99.9 ms (client)", 2, None),
     ("latency", "server_p50_ms", "delivery p50 ms (server stats)", 3, None),
     ("latency", "server_p99_ms", "delivery p99 ms (server stats)", 3, None),
     ("latency", "server_cpu_utilisation", "server CPU busy (cores)", 2, None),
+    ("latency", "background_cpu_cores", "other programs' CPU (cores)", 2, None),
     ("idle_memory", "kib_per_connection", "RSS KiB per idle connection", 1, "kib_per_connection"),
 )
 

@@ -39,6 +39,7 @@ class Sizes:
     latency_tokens: int
     latency_ramp_s: float
     idle_connections: int
+    warm_up: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +66,7 @@ QUICK = Sizes(
     latency_tokens=60,
     latency_ramp_s=0.5,
     idle_connections=100,
+    warm_up=False,
 )
 
 
@@ -99,7 +101,8 @@ class CpuWindow:
 
 def _machine_busy_s() -> float:
     times = psutil.cpu_times()
-    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+    busy = ("user", "nice", "system", "irq", "softirq")  # guest time is already in user
+    return float(sum(getattr(times, name, 0.0) for name in busy))
 
 
 def _errors(result: LoadResult) -> Row:
@@ -113,7 +116,7 @@ def throughput(sizes: Sizes, workdir: Path, progress: Progress) -> Row:
     pace = ModelPace(rate=0.0, tokens=sizes.throughput_tokens)
     rounds: dict[ServerKind, list[Row]] = {kind: [] for kind in SERVER_KINDS}
     with running_servers(pace, workdir) as servers:
-        for kind in SERVER_KINDS:
+        for kind in SERVER_KINDS if sizes.warm_up else ():
             _throughput_round(servers[kind], max(2, sizes.throughput_clients // 10), sizes)
         for index in range(sizes.rounds):
             for kind in round_order(index):
@@ -186,7 +189,8 @@ def latency(sizes: Sizes, workdir: Path, progress: Progress) -> Row:
     pace = ModelPace(rate=sizes.latency_rate, tokens=sizes.latency_tokens)
     rounds: dict[ServerKind, list[Row]] = {kind: [] for kind in SERVER_KINDS}
     with running_servers(pace, workdir) as servers:
-        _warm_up(servers, max(2, sizes.latency_clients // 20), sizes)
+        if sizes.warm_up:
+            _warm_up(servers, max(2, sizes.latency_clients // 20), sizes)
         for index in range(sizes.rounds):
             for kind in round_order(index):
                 row = _latency_round(servers[kind], sizes)
