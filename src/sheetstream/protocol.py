@@ -67,6 +67,7 @@ class CancelFrame:
 class ResumeFrame:
     stream_id: str
     after_seq: int
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ def parse_client_frame(text: str, *, default_batch: BatchOptions | None = None) 
             return ResumeFrame(
                 stream_id=_required_str(data, "stream_id"),
                 after_seq=_non_negative_int(data, "after_seq"),
+                request_id=echo,
             )
         if kind == "ping":
             return PingFrame(ts=data.get("ts"))

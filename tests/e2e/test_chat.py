@@ -244,7 +244,10 @@ async def test_ping_gets_pong_with_both_times(start_server: StartServer) -> None
             '{"type": "chat", "content": "q", "workbook_id": "wb_x", "request_id": "r7"}',
             "workbook_not_found",
         ),
-        ('{"type": "resume", "stream_id": "st_nope", "after_seq": 0}', "stream_expired"),
+        (
+            '{"type": "resume", "stream_id": "st_nope", "after_seq": 0, "request_id": "r7"}',
+            "stream_expired",
+        ),
     ],
 )
 async def test_bad_messages_get_an_error_and_the_connection_stays_usable(

@@ -70,6 +70,11 @@ async def test_unreachable_model_server_gives_error_then_end(start_server: Start
         assert error["code"] == "llm_unavailable" and error["request_id"] == request_id
         assert "SHEETSTREAM_OPENAI_BASE_URL" in error["message"]
         assert end["reason"] == "error" and end["seq"] == 0
+        # a reader resuming later gets the cause too, before the end
+        await client.send({"type": "resume", "stream_id": end["stream_id"], "after_seq": 0})
+        replay = [await client.recv(), await client.recv()]
+        assert [f["type"] for f in replay] == ["error", "end"]
+        assert replay[0]["code"] == "llm_unavailable"
     async with httpx.AsyncClient(base_url=srv.http) as http:
         stored = (await http.get(f"/api/sessions/{client.session_id}/messages")).json()
     assert stored["messages"][0]["status"] == "error"

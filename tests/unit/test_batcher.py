@@ -68,8 +68,23 @@ def test_idle_reader_gets_the_first_token_at_once() -> None:
     assert piece is not None and piece.text == "Hello" and piece.tokens == 1
 
 
+def started(max_tokens: int, max_delay_s: float) -> Batcher:
+    """A batcher whose stream already sent its first chunk."""
+    batcher = Batcher(token_boundary, max_tokens=max_tokens, max_delay_s=max_delay_s)
+    batcher.add("first", 0.0)
+    assert batcher.take(Demand.IDLE, 0.0) is not None
+    return batcher
+
+
+def test_first_token_goes_at_once_even_while_a_send_is_busy() -> None:
+    batcher = Batcher(token_boundary, max_tokens=4, max_delay_s=0.025)
+    batcher.add("Hi", 0.0)
+    piece = batcher.take(Demand.BUSY, 0.0)
+    assert piece is not None and piece.text == "Hi"
+
+
 def test_busy_reader_gathers_until_max_tokens() -> None:
-    batcher = Batcher(token_boundary, max_tokens=3, max_delay_s=1.0)
+    batcher = started(max_tokens=3, max_delay_s=1.0)
     for i, token in enumerate(["a", "b"]):
         batcher.add(token, i * 0.001)
         assert batcher.take(Demand.BUSY, i * 0.001) is None
@@ -79,7 +94,7 @@ def test_busy_reader_gathers_until_max_tokens() -> None:
 
 
 def test_busy_reader_gets_a_chunk_once_the_delay_passes() -> None:
-    batcher = Batcher(token_boundary, max_tokens=10, max_delay_s=0.025)
+    batcher = started(max_tokens=10, max_delay_s=0.025)
     batcher.add("a", 1.0)
     assert batcher.take(Demand.BUSY, 1.010) is None
     assert batcher.deadline() == 1.025

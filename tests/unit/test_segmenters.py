@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from sheetstream.streaming.segmenters import paragraph_boundary, sentence_boundary
+from sheetstream.streaming.segmenters import (
+    ABBREVIATIONS,
+    paragraph_boundary,
+    sentence_boundary,
+)
 
 
 def sentences(text: str) -> list[str]:
@@ -37,6 +43,8 @@ def sentences(text: str) -> list[str]:
         ("Done.\n  Indented", ["Done.\n", "  Indented"]),
         ('He said "stop." Then', ['He said "stop." ', "Then"]),
         ("Space after.   Many", ["Space after.   ", "Many"]),
+        ("Items etc.\nNext line", ["Items etc.\n", "Next line"]),
+        ("It went on...\nand on", ["It went on...\n", "and on"]),
     ],
 )
 def test_sentence_mode_cuts_only_at_sentence_ends(text: str, expected: list[str]) -> None:
@@ -56,6 +64,12 @@ def test_lone_carriage_return_waits_for_its_line_feed() -> None:
 def test_number_split_across_tokens_is_not_a_boundary() -> None:
     assert sentence_boundary("It is 3.", False) == 0
     assert sentence_boundary("It is 3.14 now", False) == 0
+
+
+def test_documented_abbreviations_match_the_code() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    for abbreviation in ABBREVIATIONS:
+        assert f"`{abbreviation}`" in doc, f"{abbreviation} is not listed in docs/protocol.md"
 
 
 def test_paragraph_mode_cuts_after_blank_lines() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
@@ -9,6 +11,7 @@ from sheetstream.protocol import CloseCode, is_valid_session_id
 from sheetstream.streaming.chat import ChatService
 from sheetstream.streaming.connection import SinkClosed
 
+log = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -70,5 +73,8 @@ async def serve_chat(websocket: WebSocket, session_id: str | None) -> None:
                 conn.close(CloseCode.MESSAGE_TOO_BIG, f"message over {limit} bytes")
                 break
             service.handle(conn, text)
+    except Exception:
+        log.exception("chat connection %s failed", conn.connection_id)
+        conn.close(CloseCode.INTERNAL_ERROR, "internal error; reconnect and resume")
     finally:
         await service.disconnect(conn)

@@ -44,6 +44,7 @@ class Batcher:
         self._times: list[float] = []  # when each pending token arrived
         self._length = 0
         self._carry = 0  # characters of a split token already sent in the previous chunk
+        self._cuts = 0
 
     @property
     def pending_tokens(self) -> int:
@@ -65,6 +66,8 @@ class Batcher:
         """The chunk to send now under this demand, or None to keep gathering."""
         if not self._parts or demand is Demand.SATURATED:
             return None
+        if demand is Demand.BUSY and self._cuts == 0:
+            return self._cut(final=False)  # the first token of a stream is never held back
         if demand is not Demand.IDLE and self._is_token_mode:
             due = self._times[0] + self._max_delay_s <= now
             if len(self._ends) < self._max_tokens and not due:
@@ -90,6 +93,7 @@ class Batcher:
         del self._ends[:whole]
         del self._times[:whole]
         self._carry += cut
+        self._cuts += 1
         if not self._ends:  # every pending character belonged to a token that ended
             self._carry = 0
             self._length = 0

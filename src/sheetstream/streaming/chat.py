@@ -104,6 +104,7 @@ class ChatService:
 
     def handle(self, conn: Connection, text: str) -> None:
         """Act on one client text message; bad ones get an `error` frame, never a close."""
+        frame = None
         try:
             frame = protocol.parse_client_frame(text, default_batch=self.default_batch)
             session = self.registry.session(conn.session_id)
@@ -116,6 +117,8 @@ class ChatService:
             elif isinstance(frame, PingFrame):
                 conn.push(protocol.pong_frame(frame.ts, time.time()))
         except SheetstreamError as exc:
+            if exc.request_id is None:
+                exc.request_id = getattr(frame, "request_id", None)
             self.reject(conn, exc)
 
     def _chat(self, session: Session, frame: ChatFrame) -> None:
@@ -163,8 +166,9 @@ class ChatService:
     ) -> list[ChatMessage]:
         """The conversation for the model; the question is stored before the answer starts."""
         try:
+            # shielded: a cancel arriving now must not lose the question from the history
+            await asyncio.shield(self.storage.add_message(record))
             history = await self.storage.list_messages(stream.session_id)
-            await self.storage.add_message(record)
         except SheetstreamError as exc:
             log.error("history unavailable for %s: %s", stream.session_id, exc.message)
             history = []

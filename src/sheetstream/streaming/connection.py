@@ -35,12 +35,13 @@ class DeliveryLimits:
 
 
 class _Cursor:
-    __slots__ = ("end_sent", "live_after", "position")
+    __slots__ = ("end_sent", "error_sent", "live_after", "position")
 
     def __init__(self, position: int, live_after: int) -> None:
         self.position = position  # chunks of the stream handed to the writer
         self.live_after = live_after  # chunks up to this seq were replayed, not live
         self.end_sent = False
+        self.error_sent = False
 
 
 class Connection:
@@ -160,8 +161,11 @@ class Connection:
                 self._sent = (stream, cur.position, cur.position > cur.live_after)
                 return frame
             if stream.end_frame is not None and not cur.end_sent:
-                cur.end_sent = True
                 self._sent = None
+                if stream.error_frame is not None and not cur.error_sent:
+                    cur.error_sent = True
+                    return stream.error_frame
+                cur.end_sent = True
                 return stream.end_frame
         return None
 

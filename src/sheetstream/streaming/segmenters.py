@@ -47,11 +47,14 @@ def sentence_boundary(text: str, final: bool) -> int:
             continue
         if match.end() == end and not final:
             break  # more white space may follow; it belongs to this sentence
-        if _is_abbreviation(text, match.start("term"), match.group("term")):
-            continue
-        if _continues_after_ellipsis(text, match):
-            continue
-        cut = _after_last_newline(text, match.start("ws"), match.end())
+        ends_sentence = not _is_abbreviation(
+            text, match.start("term"), match.group("term")
+        ) and not _continues_after_ellipsis(text, match)
+        newline = text.rfind("\n", match.start("ws"), match.end())
+        if ends_sentence:
+            cut = newline + 1 if newline >= 0 else match.end()
+        elif newline >= 0:  # a line break is a boundary even after "e.g." or "..."
+            cut = newline + 1
     return end if final else cut
 
 

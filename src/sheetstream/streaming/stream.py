@@ -48,6 +48,7 @@ class Stream:
         self.tokens = 0
         self.first_token_at: float | None = None
         self.end_frame: str | None = None
+        self.error_frame: str | None = None  # sent just before `end` when the answer failed
         self.reason: EndReason | None = None
         self.ended_at: float | None = None
         self.subscribers: dict[Connection, None] = {}
@@ -115,12 +116,11 @@ class Stream:
             self._append(piece)
         self.reason = reason
         self.ended_at = self.clock()
+        self.error_frame = error_frame
         self.end_frame = protocol.end_frame(
             self.stream_id, self.last_seq, reason, self.tokens, self.request_id
         )
         for conn in self.subscribers:
-            if error_frame is not None:
-                conn.push(error_frame)
             conn.wake()
 
     def subscribe(self, conn: Connection) -> None:
