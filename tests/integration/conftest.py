@@ -79,3 +79,12 @@ def _wait_until_serving(process: subprocess.Popen[bytes], url: str, log_path: Pa
     pytest.fail(
         f"llama_cpp.server did not answer within {STARTUP_TIMEOUT_S:g} s:\n{_log_tail(log_path)}"
     )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """llama_cpp opens two /dev/null files at import and never closes them; close them here."""
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None:
+            handle.close()
