@@ -41,6 +41,7 @@ class Totals:
     frames: int = 0
     tokens: int = 0
     latencies_ms: array[float] = field(default_factory=lambda: array("d"))
+    first_token_ms: array[float] = field(default_factory=lambda: array("d"))  # one per answer
 
 
 async def open_client(url: str) -> ClientConnection:
@@ -84,6 +85,8 @@ async def ask(ws: ClientConnection, expected: Expected, rate: float, totals: Tot
             count = frame["tokens"]
             if rate and started is not None:
                 elapsed = now - started
+                if tokens == 0:
+                    totals.first_token_ms.append((elapsed - 1 / rate) * 1000.0)
                 latencies.extend(
                     (elapsed - k / rate) * 1000.0 for k in range(tokens + 1, tokens + count + 1)
                 )

@@ -82,6 +82,7 @@ class LoadResult:
         mine.frames += totals.frames
         mine.tokens += totals.tokens
         mine.latencies_ms.extend(totals.latencies_ms)
+        mine.first_token_ms.extend(totals.first_token_ms)
         if totals.first_send is not None:
             mine.first_send = min(mine.first_send or totals.first_send, totals.first_send)
         if totals.last_end is not None:

@@ -153,13 +153,13 @@ def throughput(sizes: Sizes, workdir: Path, progress: Progress) -> Row:
 def _throughput_round(server: Server, clients: int, sizes: Sizes) -> Row:
     tokens = sizes.throughput_tokens
     jobs = split(
-        clients, sizes.workers, "stream", server.ws_url, answer_tokens=tokens, timeout_s=300.0
+        clients, sizes.workers, "stream", server.ws_url, answer_tokens=tokens, timeout_s=60.0
     )
     with LoadRun(jobs) as run:
         run.wait_ready(READY_TIMEOUT_S)
         window = CpuWindow(server)
         run.go()
-        result = run.wait_done(360.0)
+        result = run.wait_done(120.0)
         time.sleep(CPU_SETTLE_S)
         cpu_row = window.close(result.client_cpu_s)
     cpu: float = cpu_row["server_cpu_s"]
@@ -210,6 +210,8 @@ def latency(sizes: Sizes, workdir: Path, progress: Progress) -> Row:
         "p99_ms",
         "p999_ms",
         "max_ms",
+        "first_token_p50_ms",
+        "first_token_p99_ms",
         "server_p50_ms",
         "server_p99_ms",
         "tokens_per_frame",
@@ -232,11 +234,18 @@ def _warm_up(servers: dict[ServerKind, Server], clients: int, sizes: Sizes) -> N
     jobs = []
     for kind in SERVER_KINDS:
         url = servers[kind].ws_url
-        jobs += split(clients, 1, "stream", url, answer_tokens=sizes.latency_tokens)
+        jobs += split(
+            clients,
+            1,
+            "stream",
+            url,
+            answer_tokens=sizes.latency_tokens,
+            timeout_s=sizes.latency_tokens / sizes.latency_rate + 30.0,
+        )
     with LoadRun(jobs) as run:
         run.wait_ready(READY_TIMEOUT_S)
         run.go()
-        run.wait_done(sizes.latency_tokens / sizes.latency_rate + 120.0)
+        run.wait_done(sizes.latency_tokens / sizes.latency_rate + 90.0)
 
 
 def _latency_round(server: Server, sizes: Sizes) -> Row:
@@ -249,16 +258,17 @@ def _latency_round(server: Server, sizes: Sizes) -> Row:
         answer_tokens=sizes.latency_tokens,
         rate=sizes.latency_rate,
         ramp_s=sizes.latency_ramp_s,
-        timeout_s=duration + 120.0,
+        timeout_s=duration + 30.0,
     )
     with LoadRun(jobs) as run:
         run.wait_ready(READY_TIMEOUT_S)
         window = CpuWindow(server)
         run.go()
-        result = run.wait_done(duration + 180.0)
+        result = run.wait_done(duration + 90.0)
         cpu_row = window.close(result.client_cpu_s)
         performance = server.performance()
     samples = result.totals.latencies_ms
+    first = result.totals.first_token_ms
     elapsed = result.elapsed_s or float("nan")
     row: Row = {
         "clients": sizes.latency_clients,
@@ -269,6 +279,8 @@ def _latency_round(server: Server, sizes: Sizes) -> Row:
         "p99_ms": _ms(percentile(samples, 99)),
         "p999_ms": _ms(percentile(samples, 99.9)),
         "max_ms": _ms(max(samples) if samples else None),
+        "first_token_p50_ms": _ms(percentile(first, 50)),
+        "first_token_p99_ms": _ms(percentile(first, 99)),
         "min_ms": _ms(min(samples) if samples else None),
         "tokens_per_frame": round(result.totals.tokens / result.totals.frames, 3)
         if result.totals.frames

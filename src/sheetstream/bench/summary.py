@@ -41,4 +41,4 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 
 def _round(value: float) -> float:
-    return round(value, 4 if abs(value) < 10 else 1)
+    return round(value, 3 if abs(value) < 1000 else 1)
