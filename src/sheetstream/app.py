@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sheetstream import __version__
 from sheetstream.errors import LLMError, SheetstreamError
 from sheetstream.llm import create_model
-from sheetstream.routes import chat, health, metrics, sessions
+from sheetstream.routes import health, metrics, sessions
 from sheetstream.settings import Settings
 from sheetstream.storage import create_storage
 from sheetstream.streaming.chat import ChatService
@@ -40,6 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await service.start()
         app.state.chat = service
         app.state.started_at = time.monotonic()
+        # What exists now lives as long as the process: keep it out of every future
+        # collection, so collections pause only over per-request objects.
+        gc.freeze()
         try:
             yield
         finally:
@@ -56,7 +60,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from sheetstream.routes import echo
 
         app.include_router(echo.router)
-    app.include_router(chat.router)
 
     @app.exception_handler(SheetstreamError)
     async def _sheetstream_error(request: Request, exc: SheetstreamError) -> JSONResponse:

@@ -83,6 +83,7 @@ class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
 
 def uvicorn_config(settings: Settings, app: Any = None, **overrides: Any) -> uvicorn.Config:
     from sheetstream.app import create_app
+    from sheetstream.routes.chat import ChatDispatch
 
     options: dict[str, Any] = {
         "host": settings.host,
@@ -98,7 +99,9 @@ def uvicorn_config(settings: Settings, app: Any = None, **overrides: Any) -> uvi
         "server_header": False,
     }
     options.update(overrides)
-    return uvicorn.Config(app or create_app(settings), **options)
+    if app is None:
+        app = ChatDispatch(create_app(settings))
+    return uvicorn.Config(app, **options)
 
 
 def serve(settings: Settings) -> None:

@@ -1,66 +1,101 @@
-"""`/ws/chat` and `/ws/{session_id}`: one handler that feeds frames to the chat service."""
+"""`/ws/chat` and `/ws/{session_id}`: one handler that feeds frames to the chat service.
+
+It speaks raw ASGI rather than going through FastAPI's routing and middleware: a chat
+connection lives for minutes and sends thousands of frames, and every framework layer costs
+memory per idle connection and work per frame (`sheetstream bench` measures both).
+`ChatDispatch` sends chat paths here and everything else to the FastAPI app.
+"""
 
 from __future__ import annotations
 
 import logging
-
-from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketDisconnect
+from typing import Any
+from urllib.parse import parse_qs
 
 from sheetstream.protocol import CloseCode, is_valid_session_id
 from sheetstream.streaming.chat import ChatService
 from sheetstream.streaming.connection import SinkClosed
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Any
+Send = Any
+
+RESERVED_PATHS = frozenset({"/ws/admin", "/ws/echo"})
 
 
-class WebSocketSink:
+class ASGISink:
     """The connection's writer sends through this; peer errors become `SinkClosed`."""
 
-    __slots__ = ("_ws",)
+    __slots__ = ("_send",)
 
-    def __init__(self, websocket: WebSocket) -> None:
-        self._ws = websocket
+    def __init__(self, send: Send) -> None:
+        self._send = send
 
     async def send_text(self, text: str) -> None:
         try:
-            await self._ws.send({"type": "websocket.send", "text": text})
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            await self._send({"type": "websocket.send", "text": text})
+        except (RuntimeError, OSError) as exc:  # uvicorn's ClientDisconnected is an OSError
             raise SinkClosed(str(exc)) from None
 
     async def close(self, code: int, reason: str) -> None:
         try:
-            await self._ws.close(code, reason)
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        except (RuntimeError, OSError) as exc:
             raise SinkClosed(str(exc)) from None
 
 
-@router.websocket("/ws/chat")
-async def chat_socket(websocket: WebSocket, session_id: str | None = None) -> None:
-    await serve_chat(websocket, session_id)
+def chat_session_id(path: str, query_string: bytes) -> tuple[bool, str | None]:
+    """(is this a chat path, the session id it names); `/ws/chat` takes `?session_id=`."""
+    if path == "/ws/chat":
+        values = parse_qs(query_string.decode("latin-1")).get("session_id")
+        return True, values[0] if values else None
+    if path.startswith("/ws/") and path not in RESERVED_PATHS and "/" not in path[4:]:
+        return True, path[4:]
+    return False, None
 
 
-@router.websocket("/ws/{session_id}")
-async def session_socket(websocket: WebSocket, session_id: str) -> None:
-    await serve_chat(websocket, session_id)
+class ChatDispatch:
+    """The ASGI app uvicorn runs: chat WebSockets straight to the handler, the rest to `api`."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+
+    @property
+    def state(self) -> Any:
+        return self.api.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            is_chat, session_id = chat_session_id(scope["path"], scope.get("query_string", b""))
+            if is_chat:
+                await serve_chat(self.api.state.chat, scope, receive, send, session_id)
+                return
+        await self.api(scope, receive, send)
 
 
-async def serve_chat(websocket: WebSocket, session_id: str | None) -> None:
-    service: ChatService = websocket.app.state.chat
-    await websocket.accept()
+async def serve_chat(
+    service: ChatService, scope: Scope, receive: Receive, send: Send, session_id: str | None
+) -> None:
+    if (await receive())["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    sink = ASGISink(send)
     if session_id is not None and not is_valid_session_id(session_id):
-        await websocket.close(
+        await sink.close(
             CloseCode.POLICY_VIOLATION,
             "session id must be 1-64 of A-Z a-z 0-9 _ - (and not 'chat' or 'admin')",
         )
         return
     limit = service.settings.max_message_bytes
-    remote = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else ""
-    conn = await service.connect(WebSocketSink(websocket), session_id, remote)
+    client = scope.get("client")
+    remote = f"{client[0]}:{client[1]}" if client else ""
+    conn = await service.connect(sink, session_id, remote)
     try:
         while True:
-            message = await websocket.receive()
+            message: Message = await receive()
             if message["type"] == "websocket.disconnect":
                 break
             text = message.get("text")

@@ -28,7 +28,7 @@ from sheetstream.protocol import (
     ResumeFrame,
 )
 from sheetstream.settings import Settings
-from sheetstream.storage.base import MessageRecord, Storage
+from sheetstream.storage.base import Storage
 from sheetstream.streaming.connection import Connection, DeliveryLimits, FrameSink
 from sheetstream.streaming.generation import generate, new_record
 from sheetstream.streaming.registry import Registry, Session
@@ -73,8 +73,10 @@ class ChatService:
 
     async def connect(self, sink: FrameSink, session_id: str | None, remote: str) -> Connection:
         """Register a connection in its session and send it the `session` frame."""
-        session = self.registry.session(session_id or new_id("ss"))
-        await self.storage.ensure_session(session.session_id, time.time())
+        session_id = session_id or new_id("ss")
+        await self.storage.ensure_session(session_id, time.time())
+        # looked up after the await: the sweeper may drop an empty session meanwhile
+        session = self.registry.session(session_id)
         conn = Connection(
             new_id("cn"), session.session_id, sink, self.stats, self.limits, self.clock, remote
         )
@@ -158,28 +160,32 @@ class ChatService:
         options = GenerationOptions(
             max_tokens=self.settings.max_answer_tokens, temperature=self.settings.temperature
         )
-        prepare = self._prepare(stream, frame, record)
-        await generate(stream, self.model, prepare, options, self.storage, record, self.stats)
+        session = self.registry.session(stream.session_id)
+        if session.history is None:
+            session.history = await self._load_history(stream.session_id)
+        # The question is stored while the model starts, not before: storage stays off the
+        # time to first token. `generate` waits for this write before storing the answer.
+        stored = asyncio.create_task(self.storage.add_message(record))
+        messages = self._conversation(session.history, frame.content)
+        await generate(
+            stream, self.model, messages, options, self.storage, record, stored, self.stats
+        )
+        if stream.reason is not None and stream.text:
+            session.history.append((frame.content, stream.text))
 
-    async def _prepare(
-        self, stream: Stream, frame: ChatFrame, record: MessageRecord
-    ) -> list[ChatMessage]:
-        """The conversation for the model; the question is stored before the answer starts."""
+    async def _load_history(self, session_id: str) -> list[tuple[str, str]]:
         try:
-            # shielded: a cancel arriving now must not lose the question from the history
-            await asyncio.shield(self.storage.add_message(record))
-            history = await self.storage.list_messages(stream.session_id)
+            records = await self.storage.list_messages(session_id)
         except SheetstreamError as exc:
-            log.error("history unavailable for %s: %s", stream.session_id, exc.message)
-            history = []
-        return self._conversation(history, frame.content)
+            log.error("history unavailable for %s: %s", session_id, exc.message)
+            return []
+        return [(r.question, r.answer) for r in records if r.status != "streaming" and r.answer]
 
-    def _conversation(self, history: list[MessageRecord], question: str) -> list[ChatMessage]:
+    def _conversation(self, history: list[tuple[str, str]], question: str) -> list[ChatMessage]:
         messages = [ChatMessage("system", self.settings.system_prompt)]
-        finished = [m for m in history if m.status != "streaming" and m.answer]
-        for past in finished[-self.settings.history_turns :]:
-            messages.append(ChatMessage("user", past.question))
-            messages.append(ChatMessage("assistant", past.answer))
+        for past_question, past_answer in history[-self.settings.history_turns :]:
+            messages.append(ChatMessage("user", past_question))
+            messages.append(ChatMessage("assistant", past_answer))
         messages.append(ChatMessage("user", question))
         return messages
 

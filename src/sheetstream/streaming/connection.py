@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -67,9 +66,11 @@ class Connection:
         self._stats = stats
         self._limits = limits
         self._clock = clock
-        self._control: deque[str] = deque()
+        # a list and a future made only while waiting: an idle connection costs less than
+        # with a deque and an Event (measured by `sheetstream bench`, RSS per idle connection)
+        self._control: list[str] = []
         self._cursors: dict[Stream, _Cursor] = {}
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._sent: tuple[Stream, int, bool] | None = None  # what the send in flight carries
 
@@ -90,7 +91,9 @@ class Connection:
         self.wake()
 
     def wake(self) -> None:
-        self._wake.set()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def subscribe(self, stream: Stream, after_seq: int = 0) -> None:
         """Read `stream` from the chunk after `after_seq`: replay first, then live."""
@@ -139,8 +142,11 @@ class Connection:
                         stream.pump()  # idle now: a held-back chunk may go at once
                     frame = self._next_frame()
                     if frame is None:
-                        self._wake.clear()
-                        await self._wake.wait()
+                        self._waiter = asyncio.get_running_loop().create_future()
+                        try:
+                            await self._waiter
+                        finally:
+                            self._waiter = None
                         continue
                 self.sending = True
                 self.send_started = self._clock()
@@ -153,7 +159,7 @@ class Connection:
 
     def _next_frame(self) -> str | None:
         if self._control:
-            return self._control.popleft()
+            return self._control.pop(0)
         for stream, cur in self._cursors.items():
             if cur.position < stream.last_seq:
                 frame = stream.frames[cur.position]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
 from contextlib import aclosing
 
 from sheetstream import protocol
@@ -22,13 +21,14 @@ log = logging.getLogger(__name__)
 async def generate(
     stream: Stream,
     model: Model,
-    prepare: Awaitable[list[ChatMessage]],
+    messages: list[ChatMessage],
     options: GenerationOptions,
     storage: Storage,
     record: MessageRecord,
+    stored: asyncio.Task[None],
     stats: Stats,
 ) -> None:
-    """Build the conversation with `prepare`, then stream the answer into `stream`.
+    """Stream the answer into `stream`, then store it once `stored` (the question) landed.
 
     Cancellation by `cancel` ends it as `cancelled`, keeping its text, whenever it comes.
 
@@ -39,7 +39,6 @@ async def generate(
     error: SheetstreamError | None = None
     shutting_down = False
     try:
-        messages = await prepare
         async with aclosing(model.stream(messages, options)) as tokens:
             async for token in tokens:
                 stream.add_token(token)
@@ -68,13 +67,14 @@ async def generate(
             error_frame = protocol.error_frame(error.code, error.message, stream.request_id)
         stream.finish(reason, error_frame)
         stats.streams_active[stream.mode.value] -= 1
-        await _store(stream, record, storage, error, shutting_down)
+        await _store(stream, record, storage, stored, error, shutting_down)
 
 
 async def _store(
     stream: Stream,
     record: MessageRecord,
     storage: Storage,
+    stored: asyncio.Task[None],
     error: SheetstreamError | None,
     shutting_down: bool,
 ) -> None:
@@ -88,6 +88,7 @@ async def _store(
         record.first_token_ms = round((stream.first_token_at - stream.created_at) * 1000, 3)
     record.duration_ms = round(((stream.ended_at or stream.clock()) - stream.created_at) * 1000, 3)
     try:
+        await asyncio.shield(stored)  # the question's row must exist before it is finished
         await asyncio.shield(storage.finish_message(record))
     except SheetstreamError:
         log.exception("could not store the answer of stream %s", stream.stream_id)

@@ -17,6 +17,7 @@ class Session:
     session_id: str
     connections: dict[Connection, None] = field(default_factory=dict)
     streams: dict[str, Stream] = field(default_factory=dict)
+    history: list[tuple[str, str]] | None = None  # (question, answer), loaded on first chat
 
     @property
     def active(self) -> Stream | None:

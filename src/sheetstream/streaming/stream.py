@@ -55,6 +55,7 @@ class Stream:
         self.cancel_requested = False
         self.task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._saturated = False
         self.ttft_recorded = False
 
     @property
@@ -75,13 +76,15 @@ class Stream:
             self.first_token_at = now
         self.tokens += 1
         self.batcher.add(token, now)
-        self.pump()
+        if not self._saturated:  # while every reader is behind, only a reader catching up
+            self.pump()  # (which pumps) can release a chunk: skip the check per token
 
     def pump(self) -> None:
         """Cut a chunk if the readers' demand allows; otherwise wake up at the delay deadline."""
         if self.finished or not self.batcher.pending_tokens:
             return
         demand = self.demand()
+        self._saturated = demand is Demand.SATURATED
         piece = self.batcher.take(demand, self.clock())
         if piece is not None:
             self._append(piece)
@@ -125,9 +128,11 @@ class Stream:
 
     def subscribe(self, conn: Connection) -> None:
         self.subscribers[conn] = None
+        self._saturated = False
 
     def unsubscribe(self, conn: Connection) -> None:
         self.subscribers.pop(conn, None)
+        self._saturated = False
 
     def _append(self, piece: Piece) -> None:
         seq = len(self.frames) + 1
