@@ -138,9 +138,9 @@ async def test_limit_keeps_the_latest_messages_oldest_first(storage: Storage) ->
 
 async def test_ensure_session_is_idempotent(storage: Storage) -> None:
     assert await storage.session_exists("s1") is False
-    await storage.ensure_session("s1", T0)
-    await storage.ensure_session("s1", T0 + 5)
-    await storage.ensure_session("s1", T0 + 10)
+    assert await storage.ensure_session("s1", T0) is True
+    assert await storage.ensure_session("s1", T0 + 5) is False
+    assert await storage.ensure_session("s1", T0 + 10) is False
     assert await storage.session_exists("s1") is True
     assert await storage.session_exists("s2") is False
 

@@ -58,8 +58,9 @@ class Storage(Protocol):
     async def ping(self) -> bool:
         """True when the store answers a trivial query."""
 
-    async def ensure_session(self, session_id: str, now: float) -> None:
-        """Create the session if it does not exist; touch its last-seen time."""
+    async def ensure_session(self, session_id: str, now: float) -> bool:
+        """Create the session if it does not exist, else touch its last-seen time; True if
+        it was created (so it has no history to load)."""
 
     async def session_exists(self, session_id: str) -> bool: ...
 

@@ -193,14 +193,17 @@ class SQLiteStorage:
     async def ping(self) -> bool:
         return await self._run(lambda c: c.execute("SELECT 1").fetchone() == (1,))
 
-    async def ensure_session(self, session_id: str, now: float) -> None:
-        await self._run(
-            lambda c: c.execute(
-                "INSERT INTO sessions (id, created_at, last_seen_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+    async def ensure_session(self, session_id: str, now: float) -> bool:
+        def upsert(c: sqlite3.Connection) -> bool:
+            inserted = c.execute(
+                "INSERT OR IGNORE INTO sessions (id, created_at, last_seen_at) VALUES (?, ?, ?)",
                 (session_id, now, now),
-            )
-        )
+            ).rowcount
+            if not inserted:
+                c.execute("UPDATE sessions SET last_seen_at = ? WHERE id = ?", (now, session_id))
+            return inserted == 1
+
+        return await self._run(upsert)
 
     async def session_exists(self, session_id: str) -> bool:
         return await self._run(

@@ -74,9 +74,11 @@ class ChatService:
     async def connect(self, sink: FrameSink, session_id: str | None, remote: str) -> Connection:
         """Register a connection in its session and send it the `session` frame."""
         session_id = session_id or new_id("ss")
-        await self.storage.ensure_session(session_id, time.time())
+        created = await self.storage.ensure_session(session_id, time.time())
         # looked up after the await: the sweeper may drop an empty session meanwhile
         session = self.registry.session(session_id)
+        if created:
+            session.history = []  # a new conversation: nothing to read back before answering
         conn = Connection(
             new_id("cn"), session.session_id, sink, self.stats, self.limits, self.clock, remote
         )
