@@ -1,0 +1,1 @@
+"""Workbook tables: one DuckDB file per workbook, and the read-only query path over them."""

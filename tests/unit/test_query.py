@@ -1,0 +1,227 @@
+"""The read-only query path: validation, the locked-down connection, row cap and timeout."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sheetstream.errors import SheetstreamError
+from sheetstream.workbooks.query import (
+    QueryFailed,
+    QueryLimits,
+    QueryRejected,
+    QueryResult,
+    QueryTimeout,
+    _connect,
+    run_query,
+    validate_sql,
+)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    path = tmp_path / "workbook.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE TABLE sales (region VARCHAR, amount INTEGER, sold_on DATE)")
+        con.execute(
+            "INSERT INTO sales VALUES "
+            "('north', 10, DATE '2024-01-01'), ('south', 20, DATE '2024-01-02'), "
+            "('north', 5, DATE '2024-01-03')"
+        )
+        con.execute("CREATE TABLE big AS SELECT range AS n FROM range(5000)")
+    finally:
+        con.close()
+    return path
+
+
+def test_select_returns_columns_and_rows(db_path: Path) -> None:
+    result = run_query(
+        db_path,
+        "SELECT region, sum(amount) AS total FROM sales GROUP BY region ORDER BY region",
+        QueryLimits(),
+    )
+    assert result.columns == ["region", "total"]
+    assert result.rows == [["north", 15], ["south", 20]]
+    assert result.truncated is False
+    assert result.duration_ms >= 0
+
+
+def test_cte_and_union_pass(db_path: Path) -> None:
+    cte = run_query(
+        db_path,
+        "WITH n AS (SELECT * FROM sales WHERE region = 'north') SELECT count(*) AS c FROM n",
+        QueryLimits(),
+    )
+    assert cte.rows == [[2]]
+    union = run_query(
+        db_path,
+        "SELECT 1 AS x UNION ALL SELECT 2 ORDER BY x",
+        QueryLimits(),
+    )
+    assert union.rows == [[1], [2]]
+
+
+def test_row_cap_sets_truncated(db_path: Path) -> None:
+    result = run_query(db_path, "SELECT n FROM big ORDER BY n", QueryLimits(max_rows=10))
+    assert len(result.rows) == 10
+    assert result.truncated is True
+    exact = run_query(db_path, "SELECT n FROM big LIMIT 10", QueryLimits(max_rows=10))
+    assert exact.truncated is False
+
+
+def test_to_json_is_json_safe() -> None:
+    result = QueryResult(
+        columns=["d", "ts", "dec", "b", "nan", "lst"],
+        rows=[
+            [
+                dt.date(2024, 1, 2),
+                dt.datetime(2024, 1, 2, 3, 4, 5),
+                decimal.Decimal("1.50"),
+                b"\x01\xff",
+                float("nan"),
+                [dt.date(2024, 1, 3), {"k": decimal.Decimal("2")}],
+            ]
+        ],
+        truncated=False,
+        duration_ms=1.0,
+    )
+    payload = result.to_json()
+    json.dumps(payload, allow_nan=False)
+    assert payload["rows"] == [
+        ["2024-01-02", "2024-01-02T03:04:05", 1.5, "01ff", None, ["2024-01-03", {"k": 2.0}]]
+    ]
+
+
+def test_to_json_from_real_query(db_path: Path) -> None:
+    result = run_query(
+        db_path, "SELECT sold_on, amount::DECIMAL(10,2) AS a FROM sales LIMIT 1", QueryLimits()
+    )
+    json.dumps(result.to_json(), allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    ("sql", "fragment"),
+    [
+        ("SELECT * FROM read_csv('/etc/passwd')", "read_csv"),
+        ("SELECT * FROM READ_CSV_AUTO('/etc/passwd')", "read_csv_auto"),
+        ("SELECT read_text('/etc/passwd')", "read_text"),
+        ("SELECT * FROM read_parquet('x.parquet')", "read_parquet"),
+        ("SELECT * FROM glob('/etc/*')", "glob"),
+        ("SELECT * FROM query('SELECT 1')", "query"),
+        ("SELECT getenv('HOME')", "getenv"),
+        ("SELECT * FROM '/etc/passwd'", "/etc/passwd"),
+        ("SELECT * FROM 'data.csv'", "data.csv"),
+        ("COPY sales TO '/tmp/out.csv'", "COPY"),
+        ("ATTACH '/tmp/other.duckdb'", "ATTACH"),
+        ("DETACH other", "DETACH"),
+        ("INSTALL httpfs", "INSTALL"),
+        ("LOAD httpfs", "command"),
+        ("SET memory_limit = '10GB'", "SET"),
+        ("PRAGMA version", "PRAGMA"),
+        ("CREATE TABLE t (a INTEGER)", "CREATE"),
+        ("INSERT INTO sales VALUES ('x', 1, NULL)", "INSERT"),
+        ("WITH t AS (SELECT 1) INSERT INTO sales SELECT * FROM t", "INSERT"),
+        ("UPDATE sales SET amount = 0", "UPDATE"),
+        ("DELETE FROM sales", "DELETE"),
+        ("DROP TABLE sales", "DROP"),
+        ("CALL pragma_version()", "command"),
+        ("SELECT 1; SELECT 2", "2 statements"),
+        ("", "empty"),
+        ("SELECT FROM WHERE (", "could not be parsed"),
+    ],
+)
+def test_rejected(db_path: Path, sql: str, fragment: str) -> None:
+    with pytest.raises(QueryRejected) as info:
+        run_query(db_path, sql, QueryLimits())
+    message = str(info.value)
+    assert message.startswith("Only a single SELECT statement is allowed")
+    assert fragment in message
+    assert info.value.code == "bad_request"
+    assert isinstance(info.value, SheetstreamError)
+
+
+def test_validate_sql_returns_stripped_text() -> None:
+    assert validate_sql("  SELECT 1;  ") == "SELECT 1;"
+    assert validate_sql("(SELECT 1) UNION (SELECT 2)")
+    assert validate_sql("FROM sales")
+
+
+@pytest.mark.parametrize(
+    ("sql", "fragment"),
+    [
+        ("SELECT * FROM read_csv('/etc/hostname')", "disabled by configuration"),
+        ("SELECT * FROM '/etc/hostname.csv'", "disabled by configuration"),
+        ("COPY sales TO '/tmp/sheetstream-should-not-exist.csv'", "disabled by configuration"),
+        ("ATTACH '/tmp/sheetstream-other.duckdb'", "disabled by configuration"),
+        ("LOAD httpfs", "disabled"),
+        ("SET memory_limit = '10GB'", "configuration has been locked"),
+        ("SET enable_external_access = true", "configuration has been locked"),
+        ("SET lock_configuration = false", "configuration has been locked"),
+        ("INSERT INTO sales VALUES ('x', 1, NULL)", "read-only"),
+        ("CREATE TABLE t (a INTEGER)", "read-only"),
+    ],
+)
+def test_connection_is_locked_down(db_path: Path, sql: str, fragment: str) -> None:
+    con = _connect(db_path, QueryLimits())
+    try:
+        with pytest.raises(duckdb.Error) as info:
+            con.execute(sql)
+        assert fragment in str(info.value)
+    finally:
+        con.close()
+    assert not Path("/tmp/sheetstream-should-not-exist.csv").exists()
+
+
+def test_connection_settings_take_effect(db_path: Path) -> None:
+    con = _connect(db_path, QueryLimits(memory_mb=300, threads=3))
+    try:
+        rows = con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN ("
+            "'enable_external_access', 'autoinstall_known_extensions', "
+            "'autoload_known_extensions', 'allow_community_extensions', "
+            "'memory_limit', 'threads', 'lock_configuration')"
+        ).fetchall()
+    finally:
+        con.close()
+    settings = dict(rows)
+    assert settings == {
+        "enable_external_access": "false",
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+        "allow_community_extensions": "false",
+        "memory_limit": "300.0 MiB",
+        "threads": "3",
+        "lock_configuration": "true",
+    }
+
+
+def test_runaway_query_times_out(db_path: Path) -> None:
+    with pytest.raises(QueryTimeout) as info:
+        run_query(
+            db_path,
+            "SELECT count(*) FROM range(100000000) a, range(100000000) b",
+            QueryLimits(timeout_s=0.5),
+        )
+    assert "longer than 0.5 s" in str(info.value)
+    assert "WHERE or LIMIT" in str(info.value)
+
+
+def test_duckdb_error_maps_to_query_failed(db_path: Path) -> None:
+    with pytest.raises(QueryFailed) as info:
+        run_query(db_path, "SELECT no_such_column FROM sales", QueryLimits())
+    assert info.value.code == "bad_request"
+    message = str(info.value)
+    assert "no_such_column" in message
+    assert "\n" not in message
+    assert len(message) <= 300
+
+
+def test_missing_database_maps_to_query_failed(tmp_path: Path) -> None:
+    with pytest.raises(QueryFailed):
+        run_query(tmp_path / "absent.duckdb", "SELECT 1", QueryLimits())
