@@ -16,8 +16,8 @@ serve: $(STAMP)
 	$(VENV)/bin/sheetstream serve --host 127.0.0.1 --port 8005
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests examples
-	$(VENV)/bin/ruff format --check src tests examples
+	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff format --check src tests examples benchmarks
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

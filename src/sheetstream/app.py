@@ -14,12 +14,15 @@ from fastapi.responses import JSONResponse
 from sheetstream import __version__
 from sheetstream.errors import LLMError, SheetstreamError
 from sheetstream.llm import create_model
-from sheetstream.routes import health, metrics, sessions
+from sheetstream.routes import health, metrics, sessions, workbooks
 from sheetstream.settings import Settings
 from sheetstream.storage import create_storage
 from sheetstream.streaming.chat import ChatService
+from sheetstream.workbooks.service import WorkbookService
 
 log = logging.getLogger("sheetstream")
+
+_STATUS = {"not_found": 404, "workbook_not_found": 404, "bad_request": 400, "too_large": 413}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,7 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except LLMError as exc:
             app.state.model_error = exc.message
             log.error("model %s is not ready: %s", settings.model, exc.message)
-        service = ChatService(settings, model, storage)
+        app.state.workbooks = WorkbookService(settings)
+        service = ChatService(settings, model, storage, app.state.workbooks)
         await service.start()
         app.state.chat = service
         app.state.started_at = time.monotonic()
@@ -56,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(sessions.router)
+    app.include_router(workbooks.router)
     if settings.echo_endpoint:
         from sheetstream.routes import echo
 
@@ -63,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(SheetstreamError)
     async def _sheetstream_error(request: Request, exc: SheetstreamError) -> JSONResponse:
-        status = {"not_found": 404, "bad_request": 400, "too_large": 413}.get(exc.code, 500)
+        status = getattr(exc, "status", None) or _STATUS.get(exc.code, 500)
         return JSONResponse({"error": exc.code, "message": exc.message}, status_code=status)
 
     return app

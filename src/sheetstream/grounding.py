@@ -253,9 +253,10 @@ class Evidence:
         i = bisect_left(values, center)
         best: int | None = None
         for j in (i - 1, i):
-            if 0 <= j < len(values) and abs(values[j] - center) <= half_width:
-                if best is None or abs(values[j] - center) < abs(values[best] - center):
-                    best = j
+            if not (0 <= j < len(values)) or abs(values[j] - center) > half_width:
+                continue
+            if best is None or abs(values[j] - center) < abs(values[best] - center):
+                best = j
         if best is None:
             return None
         first = bisect_left(values, values[best])  # earliest source among equal values

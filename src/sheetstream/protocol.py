@@ -206,17 +206,30 @@ def chunk_frame(stream_id: str, seq: int, text: str, tokens: int) -> str:
 
 
 def end_frame(
-    stream_id: str, seq: int, reason: EndReason, tokens: int, request_id: str | None
+    stream_id: str,
+    seq: int,
+    reason: EndReason,
+    tokens: int,
+    request_id: str | None,
+    extra: dict[str, Any] | None = None,
 ) -> str:
+    frame = {
+        "type": "end",
+        "stream_id": stream_id,
+        "seq": seq,
+        "reason": reason.value,
+        "tokens": tokens,
+        "request_id": request_id,
+    }
+    if extra:
+        frame.update(extra)
+    return dump(frame)
+
+
+def tool_frame(stream_id: str, request_id: str | None, name: str, **fields: Any) -> str:
+    """A tool the answer used (e.g. `run_sql`): sent before the answer's chunks."""
     return dump(
-        {
-            "type": "end",
-            "stream_id": stream_id,
-            "seq": seq,
-            "reason": reason.value,
-            "tokens": tokens,
-            "request_id": request_id,
-        }
+        {"type": "tool", "stream_id": stream_id, "request_id": request_id, "name": name, **fields}
     )
 
 

@@ -95,6 +95,35 @@ class Settings(BaseSettings):
         3.0, description="Seconds to store partial answers and close clients on SIGTERM."
     )
 
+    # --- workbooks
+    workbook_max_bytes: int = Field(
+        50 * 1024 * 1024, description="Largest upload accepted, in bytes; larger gets 413."
+    )
+    workbook_max_entries: int = Field(
+        5000, description="Most files inside an .xlsx/.xlsm/.ods package."
+    )
+    workbook_max_ratio: float = Field(
+        1000.0, description="Highest compression ratio of a package entry over 1 MiB."
+    )
+    workbook_max_unzipped_bytes: int = Field(
+        1024 * 1024 * 1024, description="Most bytes a package may decompress to, in total."
+    )
+    workbook_max_cells: int = Field(
+        20_000_000, description="Most cells one sheet's used range may cover."
+    )
+    workbook_parse_timeout_s: float = Field(
+        120.0, description="Seconds the parser may take before the upload is refused."
+    )
+    workbook_parse_memory_mb: int = Field(
+        2048, description="Memory cap of the separate parser process, in MiB."
+    )
+    query_timeout_s: float = Field(
+        5.0, description="Seconds a SQL query may run before it is interrupted."
+    )
+    query_max_rows: int = Field(1000, description="Most rows a SQL query returns.")
+    query_memory_mb: int = Field(256, description="Memory limit of one SQL query, in MiB.")
+    query_threads: int = Field(2, description="Threads one SQL query may use.")
+
     # --- model
     model: ModelName = Field(
         "llamacpp",

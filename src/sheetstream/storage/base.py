@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(slots=True)
@@ -25,6 +25,7 @@ class MessageRecord:
     first_token_ms: float | None = None
     duration_ms: float | None = None
     workbook_id: str | None = None
+    grounding: dict[str, Any] | None = None  # numbers the answer states, found or not
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -43,6 +44,7 @@ class MessageRecord:
             "first_token_ms": self.first_token_ms,
             "duration_ms": self.duration_ms,
             "workbook_id": self.workbook_id,
+            "grounding": self.grounding,
         }
 
 

@@ -9,6 +9,7 @@ The schema is a list of migrations applied in order and counted by `PRAGMA user_
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,7 @@ _COLUMNS = (
     "first_token_ms",
     "duration_ms",
     "workbook_id",
+    "grounding",
 )
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM messages"
 _INSERT = (
@@ -83,8 +85,12 @@ def _m001_initial(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX messages_session_created ON messages (session_id, created_at)")
 
 
+def _m002_grounding(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE messages ADD COLUMN grounding TEXT")  # JSON, or NULL
+
+
 # Append new migrations; never edit or reorder applied ones. user_version = how many ran.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_grounding]
 
 
 def _path_from_url(url: str) -> str:
@@ -138,7 +144,16 @@ def _migrate(conn: sqlite3.Connection) -> None:
 def _to_record(row: tuple[Any, ...]) -> MessageRecord:
     values = dict(zip(_COLUMNS, row, strict=True))
     values["partial"] = bool(values["partial"])
+    if values["grounding"] is not None:
+        values["grounding"] = json.loads(values["grounding"])
     return MessageRecord(**values)
+
+
+def _db_value(record: MessageRecord, column: str) -> Any:
+    value = getattr(record, column)
+    if column == "grounding" and value is not None:
+        return json.dumps(value)
+    return value
 
 
 class SQLiteStorage:
@@ -214,11 +229,11 @@ class SQLiteStorage:
         )
 
     async def add_message(self, record: MessageRecord) -> None:
-        values = tuple(getattr(record, c) for c in _COLUMNS)
+        values = tuple(_db_value(record, c) for c in _COLUMNS)
         await self._run(lambda c: c.execute(_INSERT, values))
 
     async def finish_message(self, record: MessageRecord) -> None:
-        values = (*(getattr(record, c) for c in _FINAL), record.stream_id)
+        values = (*(_db_value(record, c) for c in _FINAL), record.stream_id)
         updated = await self._run(lambda c: c.execute(_UPDATE, values).rowcount)
         if updated == 0:
             raise StorageError(f"No message with stream_id {record.stream_id!r} to finish")

@@ -8,6 +8,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sheetstream import protocol
 from sheetstream.errors import (
@@ -17,7 +18,9 @@ from sheetstream.errors import (
     StreamExpired,
     WorkbookNotFound,
 )
+from sheetstream.grounding import Evidence, Source
 from sheetstream.llm.base import ChatMessage, GenerationOptions, Model
+from sheetstream.llm.text_reply import TextReply
 from sheetstream.protocol import (
     BatchOptions,
     CancelFrame,
@@ -34,6 +37,16 @@ from sheetstream.streaming.generation import generate, new_record
 from sheetstream.streaming.registry import Registry, Session
 from sheetstream.streaming.stats import Stats
 from sheetstream.streaming.stream import Stream
+from sheetstream.workbooks.commands import (
+    Command,
+    parse_command,
+    profile_evidence,
+    profile_text,
+    sheets_text,
+    sql_text,
+    workbook_prompt,
+)
+from sheetstream.workbooks.service import WorkbookService
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +61,10 @@ class ChatService:
         settings: Settings,
         model: Model,
         storage: Storage,
+        workbooks: WorkbookService | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.workbooks = workbooks
         self.settings = settings
         self.model = model
         self.storage = storage
@@ -131,10 +146,12 @@ class ChatService:
                 "This session is still answering; wait for its `end` or send `cancel` first.",
                 request_id=frame.request_id,
             )
-        if frame.workbook_id is not None:
+        workbook = self._workbook_for(session, frame)
+        command = parse_command(frame.content)
+        if command is not None and workbook is None:
             raise WorkbookNotFound(
-                f"Workbook {frame.workbook_id[:64]!r} not found; upload it first or omit "
-                "`workbook_id`.",
+                f"/{command.name} needs a workbook: upload one (POST /api/workbooks) and send "
+                "its id as `workbook_id`.",
                 request_id=frame.request_id,
             )
         batch = frame.batch or self.default_batch
@@ -147,8 +164,25 @@ class ChatService:
         for conn in session.connections:
             conn.push(stream.start_frame)
             conn.subscribe(stream)
-        stream.task = asyncio.create_task(self._answer(stream, frame), name=stream.stream_id)
+        stream.task = asyncio.create_task(
+            self._answer(stream, frame, workbook, command), name=stream.stream_id
+        )
         stream.task.add_done_callback(self._cancelled_before_start)
+
+    def _workbook_for(self, session: Session, frame: ChatFrame) -> dict[str, Any] | None:
+        """The chat's workbook (attaching it to the session), else the session's, else None."""
+        workbook_id = frame.workbook_id or session.workbook_id
+        if workbook_id is None:
+            return None
+        record = self.workbooks.catalog.get(workbook_id) if self.workbooks else None
+        if record is None:
+            raise WorkbookNotFound(
+                f"Workbook {workbook_id[:64]!r} not found; upload it (POST /api/workbooks) or "
+                "omit `workbook_id`.",
+                request_id=frame.request_id,
+            )
+        session.workbook_id = workbook_id
+        return record
 
     def _cancelled_before_start(self, task: asyncio.Task[None]) -> None:
         """A task cancelled before its first step never ran `generate`; end its stream here."""
@@ -157,8 +191,14 @@ class ChatService:
             stream.finish(EndReason.CANCELLED)
             self.stats.streams_active[stream.mode.value] -= 1
 
-    async def _answer(self, stream: Stream, frame: ChatFrame) -> None:
-        record = new_record(stream, frame.content, frame.workbook_id)
+    async def _answer(
+        self,
+        stream: Stream,
+        frame: ChatFrame,
+        workbook: dict[str, Any] | None,
+        command: Command | None,
+    ) -> None:
+        record = new_record(stream, frame.content, workbook["workbook_id"] if workbook else None)
         options = GenerationOptions(
             max_tokens=self.settings.max_answer_tokens, temperature=self.settings.temperature
         )
@@ -168,9 +208,15 @@ class ChatService:
         # The question is stored while the model starts, not before: storage stays off the
         # time to first token. `generate` waits for this write before storing the answer.
         stored = asyncio.create_task(self.storage.add_message(record))
-        messages = self._conversation(session.history, frame.content)
+        messages = self._conversation(session.history, frame.content, workbook)
+        model: Model = self.model
+        evidence = None
+        if workbook is not None:
+            evidence = profile_evidence(workbook)
+            if command is not None:
+                model = TextReply(await self._run_command(stream, workbook, command, evidence))
         await generate(
-            stream, self.model, messages, options, self.storage, record, stored, self.stats
+            stream, model, messages, options, self.storage, record, stored, self.stats, evidence
         )
         if stream.reason is not None and stream.text:
             session.history.append((frame.content, stream.text))
@@ -183,8 +229,48 @@ class ChatService:
             return []
         return [(r.question, r.answer) for r in records if r.status != "streaming" and r.answer]
 
-    def _conversation(self, history: list[tuple[str, str]], question: str) -> list[ChatMessage]:
-        messages = [ChatMessage("system", self.settings.system_prompt)]
+    async def _run_command(
+        self, stream: Stream, workbook: dict[str, Any], command: Command, evidence: Evidence
+    ) -> str:
+        """The exact answer to a command; `/sql` also sends a `tool` frame with its result."""
+        if command.name == "sheets":
+            return sheets_text(workbook)
+        if command.name == "profile":
+            return profile_text(workbook, command.argument)
+        assert self.workbooks is not None
+        try:
+            result = await self.workbooks.query(workbook["workbook_id"], command.argument)
+        except SheetstreamError as exc:
+            return f"The query did not run: {exc.message}\n"
+        data = result.to_json()
+        stream.add_preface(
+            protocol.tool_frame(
+                stream.stream_id,
+                stream.request_id,
+                "run_sql",
+                query=command.argument,
+                columns=data["columns"],
+                rows=data["rows"][:20],  # type: ignore[index]
+                row_count=len(data["rows"]),  # type: ignore[arg-type]
+                truncated=result.truncated,
+                duration_ms=result.duration_ms,
+            )
+        )
+        evidence.extend(
+            Evidence.from_rows(result.columns, result.rows, Source("query", command.argument))
+        )
+        return sql_text(result)
+
+    def _conversation(
+        self,
+        history: list[tuple[str, str]],
+        question: str,
+        workbook: dict[str, Any] | None = None,
+    ) -> list[ChatMessage]:
+        system = self.settings.system_prompt
+        if workbook is not None:
+            system += "\n\n" + workbook_prompt(workbook)
+        messages = [ChatMessage("system", system)]
         for past_question, past_answer in history[-self.settings.history_turns :]:
             messages.append(ChatMessage("user", past_question))
             messages.append(ChatMessage("assistant", past_answer))

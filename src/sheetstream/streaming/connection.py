@@ -34,13 +34,14 @@ class DeliveryLimits:
 
 
 class _Cursor:
-    __slots__ = ("end_sent", "error_sent", "live_after", "position")
+    __slots__ = ("end_sent", "error_sent", "live_after", "position", "preface")
 
-    def __init__(self, position: int, live_after: int) -> None:
+    def __init__(self, position: int, live_after: int, preface: int) -> None:
         self.position = position  # chunks of the stream handed to the writer
         self.live_after = live_after  # chunks up to this seq were replayed, not live
         self.end_sent = False
         self.error_sent = False
+        self.preface = preface  # preface frames of the stream already handed to the writer
 
 
 class Connection:
@@ -98,7 +99,9 @@ class Connection:
     def subscribe(self, stream: Stream, after_seq: int = 0) -> None:
         """Read `stream` from the chunk after `after_seq`: replay first, then live."""
         position = min(after_seq, stream.last_seq)
-        self._cursors[stream] = _Cursor(position, live_after=stream.last_seq)
+        # a reader that starts from the beginning gets the tool frames too
+        preface = 0 if position == 0 else len(stream.preface)
+        self._cursors[stream] = _Cursor(position, live_after=stream.last_seq, preface=preface)
         stream.subscribe(self)
         self.wake()
 
@@ -161,6 +164,10 @@ class Connection:
         if self._control:
             return self._control.pop(0)
         for stream, cur in self._cursors.items():
+            if cur.preface < len(stream.preface):
+                cur.preface += 1
+                self._sent = None
+                return stream.preface[cur.preface - 1]
             if cur.position < stream.last_seq:
                 frame = stream.frames[cur.position]
                 cur.position += 1

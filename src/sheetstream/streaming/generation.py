@@ -6,9 +6,11 @@ import asyncio
 import logging
 import time
 from contextlib import aclosing
+from typing import Any
 
 from sheetstream import protocol
 from sheetstream.errors import LLMError, SheetstreamError
+from sheetstream.grounding import Evidence, check_numbers
 from sheetstream.llm.base import ChatMessage, GenerationOptions, Model
 from sheetstream.protocol import EndReason
 from sheetstream.storage.base import MessageRecord, Storage
@@ -27,6 +29,7 @@ async def generate(
     record: MessageRecord,
     stored: asyncio.Task[None],
     stats: Stats,
+    evidence: Evidence | None = None,
 ) -> None:
     """Stream the answer into `stream`, then store it once `stored` (the question) landed.
 
@@ -65,7 +68,15 @@ async def generate(
         if error is not None:
             stats.errors[error.code] += 1
             error_frame = protocol.error_frame(error.code, error.message, stream.request_id)
-        stream.finish(reason, error_frame)
+        annotate = None
+        if evidence is not None:
+
+            def annotate(answer: str) -> dict[str, Any]:
+                # every number the answer states, checked against this turn's data
+                record.grounding = check_numbers(answer, evidence, record.question).to_json()
+                return {"grounding": record.grounding}
+
+        stream.finish(reason, error_frame, annotate)
         stats.streams_active[stream.mode.value] -= 1
         await _store(stream, record, storage, stored, error, shutting_down)
 

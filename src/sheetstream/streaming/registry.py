@@ -18,6 +18,7 @@ class Session:
     connections: dict[Connection, None] = field(default_factory=dict)
     streams: dict[str, Stream] = field(default_factory=dict)
     history: list[tuple[str, str]] | None = None  # (question, answer), loaded on first chat
+    workbook_id: str | None = None  # attached by the last chat that named one
 
     @property
     def active(self) -> Stream | None:

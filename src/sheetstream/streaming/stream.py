@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sheetstream import protocol
 from sheetstream.protocol import BatchOptions, EndReason, StreamingMode
@@ -49,6 +49,8 @@ class Stream:
         self.first_token_at: float | None = None
         self.end_frame: str | None = None
         self.error_frame: str | None = None  # sent just before `end` when the answer failed
+        self.preface: list[str] = []  # frames before the first chunk (tools the answer used)
+        self.end_extra: dict[str, Any] | None = None  # more fields for `end` (grounding)
         self.reason: EndReason | None = None
         self.ended_at: float | None = None
         self.subscribers: dict[Connection, None] = {}
@@ -107,8 +109,16 @@ class Stream:
             best = min(best, behind)
         return Demand.BUSY if best <= 1 else Demand.SATURATED
 
-    def finish(self, reason: EndReason, error_frame: str | None = None) -> None:
-        """Flush the rest, then the end frame (after `error_frame` when there is one)."""
+    def finish(
+        self,
+        reason: EndReason,
+        error_frame: str | None = None,
+        annotate: Callable[[str], dict[str, Any]] | None = None,
+    ) -> None:
+        """Flush the rest, then the end frame (after `error_frame` when there is one).
+
+        `annotate` gets the whole answer and returns more fields for the `end` frame.
+        """
         if self.finished:
             return
         if self._timer is not None:
@@ -117,11 +127,13 @@ class Stream:
         piece = self.batcher.drain()
         if piece is not None:
             self._append(piece)
+        if annotate is not None:
+            self.end_extra = annotate(self.text)
         self.reason = reason
         self.ended_at = self.clock()
         self.error_frame = error_frame
         self.end_frame = protocol.end_frame(
-            self.stream_id, self.last_seq, reason, self.tokens, self.request_id
+            self.stream_id, self.last_seq, reason, self.tokens, self.request_id, self.end_extra
         )
         for conn in self.subscribers:
             conn.wake()
@@ -133,6 +145,11 @@ class Stream:
     def unsubscribe(self, conn: Connection) -> None:
         self.subscribers.pop(conn, None)
         self._saturated = False
+
+    def add_preface(self, frame: str) -> None:
+        self.preface.append(frame)
+        for conn in self.subscribers:
+            conn.wake()
 
     def _append(self, piece: Piece) -> None:
         seq = len(self.frames) + 1

@@ -1,0 +1,56 @@
+"""`/api/workbooks`: upload, list, describe, query and delete workbooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from sheetstream.errors import TooLarge
+from sheetstream.workbooks.receive import limit_message
+from sheetstream.workbooks.service import WorkbookService
+
+router = APIRouter()
+
+
+class QueryBody(BaseModel):
+    sql: str
+
+
+def _service(request: Request) -> WorkbookService:
+    service: WorkbookService = request.app.state.workbooks
+    return service
+
+
+@router.post("/api/workbooks", status_code=201)
+async def upload(request: Request) -> JSONResponse:
+    service = _service(request)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > service.max_bytes + 65536:
+        raise TooLarge(limit_message(service.max_bytes))
+    record = await service.upload(request.headers.get("content-type", ""), request.stream())
+    return JSONResponse(record, status_code=201)
+
+
+@router.get("/api/workbooks")
+async def list_workbooks(request: Request) -> dict[str, Any]:
+    return {"workbooks": _service(request).list()}
+
+
+@router.get("/api/workbooks/{workbook_id}")
+async def describe(request: Request, workbook_id: str) -> dict[str, Any]:
+    return _service(request).get(workbook_id)
+
+
+@router.delete("/api/workbooks/{workbook_id}", status_code=204)
+async def delete(request: Request, workbook_id: str) -> Response:
+    _service(request).delete(workbook_id)
+    return Response(status_code=204)
+
+
+@router.post("/api/workbooks/{workbook_id}/query")
+async def query(request: Request, workbook_id: str, body: QueryBody) -> dict[str, Any]:
+    result = await _service(request).query(workbook_id, body.sql)
+    return result.to_json()

@@ -1,0 +1,117 @@
+"""Chat commands that answer exactly from the workbook, with any model: /sheets, /profile, /sql.
+
+Pure rendering of profiles and query results as Markdown, and what the model is told about
+the attached workbook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sheetstream.grounding import Evidence, Source
+from sheetstream.workbooks.query import QueryResult
+
+COMMANDS = ("/sheets", "/profile", "/sql")
+_STATS = ("min", "max", "mean", "sum")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str  # "sheets" | "profile" | "sql"
+    argument: str
+
+
+def parse_command(content: str) -> Command | None:
+    """A chat message that starts with one of COMMANDS, or None for an ordinary question."""
+    text = content.strip()
+    word, _, rest = text.partition(" ")
+    if word.lower() not in COMMANDS:
+        return None
+    return Command(word[1:].lower(), rest.strip())
+
+
+def sheets_text(workbook: dict[str, Any]) -> str:
+    lines = [f"**{workbook['filename']}** has {len(workbook['sheets'])} sheet(s):", ""]
+    lines += ["| sheet | table | rows | columns | hidden |", "| --- | --- | --- | --- | --- |"]
+    for sheet in workbook["sheets"]:
+        lines.append(
+            f"| {sheet['name']} | `{sheet['table']}` | {sheet['rows']} | "
+            f"{len(sheet['columns'])} | {'yes' if sheet.get('hidden') else 'no'} |"
+        )
+    if workbook.get("warnings"):
+        lines += ["", "Warnings:", *(f"- {w}" for w in workbook["warnings"])]
+    return "\n".join(lines) + "\n"
+
+
+def profile_text(workbook: dict[str, Any], sheet_name: str = "") -> str:
+    sheets = [
+        s
+        for s in workbook["sheets"]
+        if not sheet_name or sheet_name.lower() in (s["name"].lower(), s["table"].lower())
+    ]
+    if not sheets:
+        names = ", ".join(s["name"] for s in workbook["sheets"])
+        return f"There is no sheet named {sheet_name!r}. The sheets are: {names}.\n"
+    parts = []
+    for sheet in sheets:
+        parts.append(f"### {sheet['name']} (`{sheet['table']}`, {sheet['rows']} rows)\n")
+        parts.append("| column | type | non-null | distinct | min | max | mean | sum |")
+        parts.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for col in sheet["columns"]:
+            stats = " | ".join(_cell(col.get(k)) for k in _STATS)
+            parts.append(
+                f"| {col['name']} | {col['type']} | {col.get('non_null', '')} | "
+                f"{col.get('distinct', '')} | {stats} |"
+            )
+        parts.append("")
+    return "\n".join(parts)
+
+
+def sql_text(result: QueryResult, shown: int = 20) -> str:
+    data = result.to_json()
+    columns: list[str] = list(data["columns"])  # type: ignore[call-overload]
+    rows: list[list[Any]] = list(data["rows"])  # type: ignore[call-overload]
+    if not columns:
+        return "The query returned no columns.\n"
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows[:shown]]
+    more = len(rows) - shown
+    footer = f"{len(rows)} row(s)"
+    if more > 0:
+        footer += f", first {shown} shown"
+    if result.truncated:
+        footer += " (truncated at the row limit)"
+    return "\n".join(lines) + f"\n\n{footer}.\n"
+
+
+def workbook_prompt(workbook: dict[str, Any]) -> str:
+    """What the model is told about the attached workbook."""
+    lines = [f"The user attached the workbook {workbook['filename']!r}. Its sheets:"]
+    for sheet in workbook["sheets"]:
+        cols = ", ".join(f"{c['name']} ({c['type']})" for c in sheet["columns"])
+        lines.append(f"- {sheet['name']} (table {sheet['table']}, {sheet['rows']} rows): {cols}")
+    lines.append("Only state numbers that come from the data.")
+    return "\n".join(lines)
+
+
+def profile_evidence(workbook: dict[str, Any]) -> Evidence:
+    """Every number the profile holds, each with where it came from."""
+    evidence = Evidence([])
+    for sheet in workbook["sheets"]:
+        evidence.add(float(sheet["rows"]), Source("profile", f"{sheet['name']} rows"))
+        for col in sheet["columns"]:
+            for key in (*_STATS, "non_null", "distinct"):
+                value = col.get(key)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    label = f"{sheet['name']}.{col['name']} {key}"
+                    evidence.add(float(value), Source("profile", label))
+    return evidence
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")

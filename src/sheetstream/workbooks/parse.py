@@ -1,0 +1,142 @@
+"""Turn an uploaded workbook into a DuckDB file, in a child process with a time and memory cap.
+
+The reader (calamine, in Rust) and the load run in ``python -m
+sheetstream.workbooks.parse_worker`` so that a workbook which exhausts memory, hangs or crashes
+the reader takes down only the child. :func:`parse_workbook` is synchronous; callers run it in
+a worker thread. Every failure becomes :class:`WorkbookUnreadable`, and a partial DuckDB file is
+removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sheetstream.errors import SheetstreamError
+
+__all__ = ["ParseLimits", "WorkbookUnreadable", "parse_workbook"]
+
+_HINT = "Check that the file opens in a spreadsheet program, or save it as .xlsx and try again."
+_MEMORY_MARKERS = (
+    "memoryerror",
+    "memory allocation",
+    "out of memory",
+    "cannot allocate",
+    "failed to map segment",
+)
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    timeout_s: float = 120.0
+    memory_mb: int = 2048
+
+
+class WorkbookUnreadable(SheetstreamError):
+    """The workbook could not be parsed: corrupt, unsupported, too big or too slow."""
+
+    code = "bad_request"
+
+    def __init__(self, reason: str, *, request_id: str | None = None) -> None:
+        super().__init__(f"Could not read this workbook: {reason}. {_HINT}", request_id=request_id)
+        self.reason = reason
+
+
+def _limit_resources(memory_mb: int) -> Callable[[], None]:
+    def apply() -> None:  # runs in the child between fork and exec
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def _remove(dest_db: Path) -> None:
+    for path in (dest_db, dest_db.with_name(dest_db.name + ".wal")):
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+def _last_json_line(stdout: bytes) -> dict[str, Any] | None:
+    for line in reversed(stdout.decode("utf-8", "replace").splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                return None
+            return value if isinstance(value, dict) else None
+    return None
+
+
+def _failure_reason(proc: subprocess.CompletedProcess[bytes], limits: ParseLimits) -> str:
+    memory = f"it needed more than {limits.memory_mb} MiB of memory"
+    stderr = proc.stderr.decode("utf-8", "replace").lower()
+    out_of_memory = any(marker in stderr for marker in _MEMORY_MARKERS)
+    if proc.returncode < 0:
+        sig = -proc.returncode
+        if sig == signal.SIGKILL or out_of_memory:
+            return memory
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return f"the reader crashed ({name})"
+    result = _last_json_line(proc.stdout)
+    if result is not None and "error" in result:
+        if result.get("kind") == "memory":
+            return memory
+        return str(result["error"]).rstrip(".") or "the reader failed"
+    if out_of_memory:
+        return memory
+    return f"the reader crashed (exit status {proc.returncode})"
+
+
+def parse_workbook(src: Path, fmt: str, dest_db: Path, limits: ParseLimits) -> dict[str, Any]:
+    """Parse ``src`` (``fmt``: xlsx, xlsm, xls, ods or csv) into a new DuckDB file at
+    ``dest_db`` and return its profile. Raises :class:`WorkbookUnreadable`."""
+    env = dict(os.environ)
+    # Few glibc malloc arenas: each reserves 64 MiB of address space, which RLIMIT_AS counts.
+    env.setdefault("MALLOC_ARENA_MAX", "2")
+    cmd = [
+        sys.executable,
+        "-m",
+        "sheetstream.workbooks.parse_worker",
+        str(src),
+        fmt,
+        str(dest_db),
+        "--memory-mb",
+        str(limits.memory_mb),
+    ]
+    try:
+        proc = subprocess.run(
+            cmd,
+            timeout=limits.timeout_s,
+            capture_output=True,
+            preexec_fn=_limit_resources(limits.memory_mb),
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        _remove(dest_db)
+        raise WorkbookUnreadable(f"it took longer than {limits.timeout_s:g} s") from None
+    except OSError as exc:
+        _remove(dest_db)
+        raise WorkbookUnreadable(f"the reader could not be started ({exc})") from None
+    if proc.returncode != 0:
+        _remove(dest_db)
+        raise WorkbookUnreadable(_failure_reason(proc, limits))
+    profile = _last_json_line(proc.stdout)
+    if profile is None or "sheets" not in profile:
+        _remove(dest_db)
+        raise WorkbookUnreadable("the reader returned no result")
+    return profile

@@ -1,0 +1,102 @@
+"""Uploading, describing, querying and deleting workbooks: the steps in order, no HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sheetstream.errors import SheetstreamError, WorkbookNotFound
+from sheetstream.settings import Settings
+from sheetstream.workbooks.catalog import WorkbookCatalog, new_workbook_id
+from sheetstream.workbooks.inspect import InspectLimits, clean_filename, inspect, sniff
+from sheetstream.workbooks.parse import ParseLimits, parse_workbook
+from sheetstream.workbooks.query import QueryLimits, QueryResult, run_query
+from sheetstream.workbooks.receive import receive_file
+
+
+class WorkbookService:
+    def __init__(self, settings: Settings) -> None:
+        self.catalog = WorkbookCatalog(settings.data_dir / "workbooks")
+        self.max_bytes = settings.workbook_max_bytes
+        self.inspect_limits = InspectLimits(
+            max_entries=settings.workbook_max_entries,
+            max_ratio=settings.workbook_max_ratio,
+            max_unzipped_bytes=settings.workbook_max_unzipped_bytes,
+            max_cells_per_sheet=settings.workbook_max_cells,
+        )
+        self.parse_limits = ParseLimits(
+            timeout_s=settings.workbook_parse_timeout_s, memory_mb=settings.workbook_parse_memory_mb
+        )
+        self.query_limits = QueryLimits(
+            timeout_s=settings.query_timeout_s,
+            max_rows=settings.query_max_rows,
+            memory_mb=settings.query_memory_mb,
+            threads=settings.query_threads,
+        )
+
+    async def upload(self, content_type: str, body: AsyncIterator[bytes]) -> dict[str, Any]:
+        """Receive, check, parse and profile one upload; on any refusal nothing is kept."""
+        workbook_id = new_workbook_id()
+        folder = self.catalog.create(workbook_id)
+        try:
+            original = folder / "original"
+            given_name = await receive_file(content_type, body, original, self.max_bytes)
+            filename = clean_filename(given_name)
+            fmt = await asyncio.to_thread(sniff, original, filename)
+            warnings = await asyncio.to_thread(inspect, original, fmt, self.inspect_limits)
+            profile = await asyncio.to_thread(
+                parse_workbook, original, fmt, folder / "tables.duckdb", self.parse_limits
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        record = {
+            "workbook_id": workbook_id,
+            "filename": filename,
+            "format": fmt,
+            "size_bytes": original.stat().st_size,
+            "uploaded_at": time.time(),
+            "warnings": warnings + list(profile.get("warnings", [])),
+            "sheets": profile["sheets"],
+        }
+        self.catalog.save(workbook_id, record)
+        return record
+
+    def get(self, workbook_id: str) -> dict[str, Any]:
+        record = self.catalog.get(workbook_id)
+        if record is None:
+            raise WorkbookNotFound(
+                f"Workbook {workbook_id[:64]!r} not found; upload it with POST /api/workbooks."
+            )
+        return record
+
+    def list(self) -> list[dict[str, Any]]:
+        return [_summary(w) for w in self.catalog.list()]
+
+    def delete(self, workbook_id: str) -> None:
+        if not self.catalog.delete(workbook_id):
+            self.get(workbook_id)  # raises the not-found error
+
+    async def query(self, workbook_id: str, sql: str) -> QueryResult:
+        self.get(workbook_id)
+        tables = self.catalog.tables(workbook_id)
+        if tables is None:
+            raise SheetstreamError("workbook tables missing")
+        return await asyncio.to_thread(run_query, tables, sql, self.query_limits)
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "workbook_id": record["workbook_id"],
+        "filename": record["filename"],
+        "format": record["format"],
+        "size_bytes": record["size_bytes"],
+        "uploaded_at": record["uploaded_at"],
+        "sheets": [
+            {"name": s["name"], "rows": s["rows"], "columns": len(s["columns"])}
+            for s in record["sheets"]
+        ],
+    }
