@@ -4,21 +4,33 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model asks for a tool: `arguments` is the JSON text it wrote."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant turn that called tools
+    tool_call_id: str | None = None  # a tool's result answers this call
 
 
 @dataclass(frozen=True, slots=True)
 class GenerationOptions:
     max_tokens: int
     temperature: float = 0.2
+    tools: tuple[dict[str, Any], ...] = ()  # OpenAI-style function specs, for models that call
 
 
 class Model(Protocol):
@@ -30,6 +42,7 @@ class Model(Protocol):
     """
 
     name: str
+    supports_tools: bool  # True when `stream` may yield `ToolCall`s given `options.tools`
 
     async def load(self) -> None:
         """Make the model ready to answer (load weights, check the server); idempotent."""
@@ -40,8 +53,8 @@ class Model(Protocol):
 
     def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
-    ) -> AsyncGenerator[str, None]:
-        """Yield the answer's tokens."""
+    ) -> AsyncGenerator[str | ToolCall, None]:
+        """Yield the answer's tokens; a model that calls tools yields `ToolCall`s last."""
 
     async def aclose(self) -> None:
         """Release threads, connections and weights."""

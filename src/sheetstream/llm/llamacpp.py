@@ -65,6 +65,7 @@ class LlamaCppModel:
     """
 
     name = "llamacpp"
+    supports_tools = False
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ import httpx
 import orjson
 
 from sheetstream.errors import LLMTimeout, LLMUnavailable
-from sheetstream.llm.base import ChatMessage, GenerationOptions
+from sheetstream.llm.base import ChatMessage, GenerationOptions, ToolCall
 
 if TYPE_CHECKING:
     from sheetstream.settings import Settings
@@ -44,6 +44,7 @@ class OpenAICompatModel:
     """
 
     name = "openai"
+    supports_tools = True
 
     def __init__(
         self,
@@ -108,20 +109,24 @@ class OpenAICompatModel:
 
     async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
-    ) -> AsyncGenerator[str, None]:
-        """Yield `choices[0].delta.content` pieces; closing early closes the HTTP response."""
+    ) -> AsyncGenerator[str | ToolCall, None]:
+        """Yield `choices[0].delta.content` pieces, then any tool calls the model made.
+
+        Closing early closes the HTTP response.
+        """
         client = self._client
         if client is None:
             raise LLMUnavailable("The model client is not loaded; call load() first.")
-        payload = orjson.dumps(
-            {
-                "model": self._model,
-                "messages": [{"role": m.role, "content": m.content} for m in messages],
-                "stream": True,
-                "max_tokens": options.max_tokens,
-                "temperature": options.temperature,
-            }
-        )
+        body: dict[str, Any] = {
+            "model": self._model,
+            "messages": [_wire_message(m) for m in messages],
+            "stream": True,
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+        }
+        if options.tools:
+            body["tools"] = list(options.tools)
+        payload = orjson.dumps(body)
         loop = asyncio.get_running_loop()
         yielded = False
         attempt = 0
@@ -131,10 +136,14 @@ class OpenAICompatModel:
                 response = await self._open(client, payload, deadline)
                 try:
                     lines = cast(AsyncGenerator[str, None], response.aiter_lines())
+                    calls: dict[int, dict[str, str]] = {}
                     async with aclosing(lines):
                         while True:
-                            token = _parse_line(await self._next_line(lines, deadline))
+                            line = await self._next_line(lines, deadline)
+                            token = _parse_line(line, calls)
                             if token is None:
+                                for call in _tool_calls(calls):
+                                    yield call
                                 return
                             if token:
                                 yielded = True
@@ -238,8 +247,45 @@ class OpenAICompatModel:
             await client.aclose()
 
 
-def _parse_line(line: str) -> str | None:
+def _wire_message(message: ChatMessage) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    return wire
+
+
+def _tool_calls(calls: dict[int, dict[str, str]]) -> list[ToolCall]:
+    return [
+        ToolCall(id=c.get("id") or f"call_{i}", name=c.get("name", ""), arguments=c["arguments"])
+        for i, c in sorted(calls.items())
+        if c.get("name")
+    ]
+
+
+def _gather_tool_calls(delta: dict[str, Any], calls: dict[int, dict[str, str]]) -> None:
+    """Tool calls arrive in pieces keyed by `index`: the id and name once, arguments in parts."""
+    for piece in delta.get("tool_calls") or ():
+        if not isinstance(piece, dict):
+            continue
+        call = calls.setdefault(int(piece.get("index", 0)), {"arguments": ""})
+        if piece.get("id"):
+            call["id"] = str(piece["id"])
+        function = piece.get("function") or {}
+        if function.get("name"):
+            call["name"] = str(function["name"])
+        if function.get("arguments"):
+            call["arguments"] += str(function["arguments"])
+
+
+def _parse_line(line: str, calls: dict[int, dict[str, str]] | None = None) -> str | None:
     """The content of one SSE line: "" for lines without text, None at `[DONE]`.
+
+    Tool-call pieces go into `calls`.
 
     Each `data:` line is handled on its own: OpenAI-compatible servers put one JSON object on
     one line, and waiting for the blank line that ends the event would delay every token.
@@ -265,6 +311,8 @@ def _parse_line(line: str) -> str | None:
     if not choices or not isinstance(choices[0], dict):
         return ""
     delta = choices[0].get("delta") or {}
+    if calls is not None and isinstance(delta, dict):
+        _gather_tool_calls(delta, calls)
     content = delta.get("content") if isinstance(delta, dict) else None
     return content if isinstance(content, str) else ""
 

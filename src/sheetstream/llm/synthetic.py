@@ -77,6 +77,7 @@ class SyntheticModel:
     """Streams precomputed tokens; the per-answer cost is one slice of a shared tuple."""
 
     name = "synthetic"
+    supports_tools = False
 
     def __init__(self, *, rate: float = 0.0, tokens: int = 64, text_path: Path | None = None):
         if rate < 0:

@@ -13,6 +13,7 @@ class TextReply:
     """Streams `text` as word-piece tokens; the chunks concatenate to it byte for byte."""
 
     name = "command"
+    supports_tools = False
     ready = True
 
     def __init__(self, text: str) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from sheetstream import protocol
 from sheetstream.errors import (
@@ -19,7 +22,7 @@ from sheetstream.errors import (
     WorkbookNotFound,
 )
 from sheetstream.grounding import Evidence, Source
-from sheetstream.llm.base import ChatMessage, GenerationOptions, Model
+from sheetstream.llm.base import ChatMessage, GenerationOptions, Model, ToolCall
 from sheetstream.llm.text_reply import TextReply
 from sheetstream.protocol import (
     BatchOptions,
@@ -46,6 +49,7 @@ from sheetstream.workbooks.commands import (
     sql_text,
     workbook_prompt,
 )
+from sheetstream.workbooks.query import QueryResult
 from sheetstream.workbooks.service import WorkbookService
 
 log = logging.getLogger(__name__)
@@ -211,12 +215,25 @@ class ChatService:
         messages = self._conversation(session.history, frame.content, workbook)
         model: Model = self.model
         evidence = None
+        tools = None
         if workbook is not None:
             evidence = profile_evidence(workbook)
             if command is not None:
                 model = TextReply(await self._run_command(stream, workbook, command, evidence))
+            elif model.supports_tools:
+                tools = SqlTool(self, stream, workbook, evidence)
+                options = dataclasses.replace(options, tools=(RUN_SQL_SPEC,))
         await generate(
-            stream, model, messages, options, self.storage, record, stored, self.stats, evidence
+            stream,
+            model,
+            messages,
+            options,
+            self.storage,
+            record,
+            stored,
+            self.stats,
+            evidence,
+            tools,
         )
         if stream.reason is not None and stream.text:
             session.history.append((frame.content, stream.text))
@@ -237,29 +254,45 @@ class ChatService:
             return sheets_text(workbook)
         if command.name == "profile":
             return profile_text(workbook, command.argument)
+        result = await self.run_workbook_sql(stream, workbook, command.argument, evidence)
+        if isinstance(result, str):
+            return f"The query did not run: {result}\n"
+        return sql_text(result)
+
+    async def run_workbook_sql(
+        self, stream: Stream, workbook: dict[str, Any], sql: str, evidence: Evidence
+    ) -> QueryResult | str:
+        """Run a query for an answer: a `tool` frame for the readers, its values as evidence.
+
+        Returns the result, or the reason it did not run.
+        """
         assert self.workbooks is not None
         try:
-            result = await self.workbooks.query(workbook["workbook_id"], command.argument)
+            result = await self.workbooks.query(workbook["workbook_id"], sql)
         except SheetstreamError as exc:
-            return f"The query did not run: {exc.message}\n"
+            stream.add_preface(
+                protocol.tool_frame(
+                    stream.stream_id, stream.request_id, "run_sql", query=sql, error=exc.message
+                )
+            )
+            return exc.message
         data = result.to_json()
+        rows: list[Any] = data["rows"]  # type: ignore[assignment]
         stream.add_preface(
             protocol.tool_frame(
                 stream.stream_id,
                 stream.request_id,
                 "run_sql",
-                query=command.argument,
+                query=sql,
                 columns=data["columns"],
-                rows=data["rows"][:20],  # type: ignore[index]
-                row_count=len(data["rows"]),  # type: ignore[arg-type]
+                rows=rows[:20],
+                row_count=len(rows),
                 truncated=result.truncated,
                 duration_ms=result.duration_ms,
             )
         )
-        evidence.extend(
-            Evidence.from_rows(result.columns, result.rows, Source("query", command.argument))
-        )
-        return sql_text(result)
+        evidence.extend(Evidence.from_rows(result.columns, result.rows, Source("query", sql)))
+        return result
 
     def _conversation(
         self,
@@ -322,3 +355,53 @@ class ChatService:
         for conn in list(self.registry.connections.values()):
             with contextlib.suppress(Exception):
                 await self.disconnect(conn)
+
+
+RUN_SQL_SPEC: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "run_sql",
+        "description": "Run one read-only DuckDB SELECT on the attached workbook's tables and "
+        "get the result rows. Use it for every number you state.",
+        "parameters": {
+            "type": "object",
+            "properties": {"sql": {"type": "string", "description": "A single SELECT."}},
+            "required": ["sql"],
+        },
+    },
+}
+
+
+class SqlTool:
+    """`run_sql` for models that call tools: the same read-only path as `/sql`."""
+
+    def __init__(
+        self,
+        service: ChatService,
+        stream: Stream,
+        workbook: dict[str, Any],
+        evidence: Evidence,
+    ) -> None:
+        self._service = service
+        self._stream = stream
+        self._workbook = workbook
+        self._evidence = evidence
+
+    async def run(self, call: ToolCall) -> str:
+        if call.name != "run_sql":
+            return f"Unknown tool {call.name!r}; the only tool is run_sql."
+        try:
+            arguments = orjson.loads(call.arguments or "{}")
+            sql = arguments["sql"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return 'Call run_sql with JSON arguments {"sql": "SELECT ..."}.'
+        result = await self._service.run_workbook_sql(
+            self._stream, self._workbook, sql, self._evidence
+        )
+        if isinstance(result, str):
+            return f"The query did not run: {result}"
+        data = result.to_json()
+        rows: list[Any] = data["rows"]  # type: ignore[assignment]
+        return orjson.dumps(
+            {"columns": data["columns"], "rows": rows[:50], "truncated": result.truncated}
+        ).decode()

@@ -3,21 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from contextlib import aclosing
-from typing import Any
+from typing import Any, Protocol
 
 from sheetstream import protocol
 from sheetstream.errors import LLMError, SheetstreamError
 from sheetstream.grounding import Evidence, check_numbers
-from sheetstream.llm.base import ChatMessage, GenerationOptions, Model
+from sheetstream.llm.base import ChatMessage, GenerationOptions, Model, ToolCall
 from sheetstream.protocol import EndReason
 from sheetstream.storage.base import MessageRecord, Storage
 from sheetstream.streaming.stats import Stats
 from sheetstream.streaming.stream import Stream
 
 log = logging.getLogger(__name__)
+
+MAX_TOOL_ROUNDS = 4  # tool calls one answer may go through before it must answer in words
+
+
+class ToolRunner(Protocol):
+    """Runs the tools a model calls; returns the text the model gets back."""
+
+    async def run(self, call: ToolCall) -> str: ...
+
+
+def _no_tools(options: GenerationOptions) -> GenerationOptions:
+    return dataclasses.replace(options, tools=())
 
 
 async def generate(
@@ -30,6 +43,7 @@ async def generate(
     stored: asyncio.Task[None],
     stats: Stats,
     evidence: Evidence | None = None,
+    tools: ToolRunner | None = None,
 ) -> None:
     """Stream the answer into `stream`, then store it once `stored` (the question) landed.
 
@@ -42,12 +56,28 @@ async def generate(
     error: SheetstreamError | None = None
     shutting_down = False
     try:
-        async with aclosing(model.stream(messages, options)) as tokens:
-            async for token in tokens:
-                stream.add_token(token)
-                if stream.tokens >= options.max_tokens:
-                    reason = EndReason.LENGTH
-                    break
+        conversation = list(messages)
+        for round_ in range(MAX_TOOL_ROUNDS + 1):
+            # the last round offers no tools, so the model has to answer in words
+            offered = (
+                options if tools is not None and round_ < MAX_TOOL_ROUNDS else _no_tools(options)
+            )
+            calls: list[ToolCall] = []
+            async with aclosing(model.stream(conversation, offered)) as tokens:
+                async for token in tokens:
+                    if isinstance(token, ToolCall):
+                        calls.append(token)
+                        continue
+                    stream.add_token(token)
+                    if stream.tokens >= options.max_tokens:
+                        reason = EndReason.LENGTH
+                        break
+            if not calls or tools is None or reason is EndReason.LENGTH:
+                break
+            conversation.append(ChatMessage("assistant", "", tool_calls=tuple(calls)))
+            for call in calls:
+                result = await tools.run(call)
+                conversation.append(ChatMessage("tool", result, tool_call_id=call.id))
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if stream.cancel_requested and task is not None:
