@@ -47,6 +47,7 @@ async def test_upload_describe_query_delete(start_server: StartServer) -> None:
     assert body["filename"] == "sales.xlsx" and body["format"] == "xlsx"
     (sheet,) = body["sheets"]
     assert sheet["name"] == "Sales" and sheet["rows"] == 3 and sheet["hidden"] is False
+    assert sheet["warnings"] == [] and body["warnings"] == []
     assert [c["name"] for c in sheet["columns"]] == ["region", "revenue", "units", "day"]
     async with httpx.AsyncClient(base_url=srv.http) as http:
         assert (await http.get(f"/api/workbooks/{workbook_id}")).json() == body
@@ -166,3 +167,25 @@ async def test_sql_command_refusals_are_answered_in_words(
         answer = await client.ask(f"/sql {sql}", workbook_id=body["workbook_id"])
     assert answer.text.startswith("The query did not run:")
     assert answer.reason == "complete"
+
+
+async def test_sheet_warnings_name_the_sheet_they_concern(start_server: StartServer) -> None:
+    book = openpyxl.Workbook()
+    data = book.active
+    assert data is not None
+    data.title = "Data"
+    data.append(["Totals", None])
+    data.merge_cells("A1:B1")
+    data.append([1, 2])
+    secret = book.create_sheet("Secret")
+    secret.sheet_state = "hidden"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    srv = await start_server()
+    created = await upload(srv, "w.xlsx", buffer.getvalue())
+    assert created.status_code == 201, created.text
+    first, second = created.json()["sheets"]
+    assert any("merged header" in w for w in first["warnings"]), first["warnings"]
+    assert second["hidden"] is True
+    assert "This sheet is hidden in the workbook." in second["warnings"]
+    assert "This sheet has no data rows." in second["warnings"]

@@ -53,6 +53,8 @@ class WorkbookService:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        for number, sheet in enumerate(profile["sheets"], start=1):
+            sheet["warnings"] = _sheet_warnings(number, sheet, warnings)
         record = {
             "workbook_id": workbook_id,
             "filename": filename,
@@ -100,3 +102,15 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
             for s in record["sheets"]
         ],
     }
+
+
+def _sheet_warnings(number: int, sheet: dict[str, Any], warnings: list[str]) -> list[str]:
+    """The package warnings about this sheet (by its part number), and what parsing saw."""
+    own = [
+        w for w in warnings if w.startswith(f"Sheet {number} ") or w.startswith(f"Sheet {number}'")
+    ]
+    if sheet.get("hidden"):
+        own.append("This sheet is hidden in the workbook.")
+    if not sheet.get("rows"):
+        own.append("This sheet has no data rows.")
+    return own
