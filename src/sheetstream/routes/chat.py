@@ -12,6 +12,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from sheetstream.origins import origin_allowed
 from sheetstream.protocol import CloseCode, is_valid_session_id
 from sheetstream.streaming.chat import ChatService
 from sheetstream.streaming.connection import SinkClosed
@@ -80,6 +81,18 @@ async def serve_chat(
     service: ChatService, scope: Scope, receive: Receive, send: Send, session_id: str | None
 ) -> None:
     if (await receive())["type"] != "websocket.connect":
+        return
+    headers = dict(scope.get("headers") or [])
+    origin = headers.get(b"origin")
+    host = headers.get(b"host")
+    if not origin_allowed(
+        origin.decode("latin-1") if origin is not None else None,
+        host.decode("latin-1") if host is not None else None,
+        scope.get("scheme", "ws"),
+        service.settings.allowed_origins,
+    ):
+        # closing before accepting refuses the handshake: the browser gets HTTP 403
+        await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})
         return
     await send({"type": "websocket.accept"})
     sink = ASGISink(send)
