@@ -31,7 +31,9 @@ class Settings(BaseSettings):
 
     # --- access (enforced by the admin and access-control layer)
     admin_token: str = Field(
-        "", description="Token that opens `/ws/admin`; empty turns the admin endpoints off."
+        "",
+        description="Admin token: when set, `/api/websocket/performance` and `/metrics` "
+        "need it as `Authorization: Bearer`; empty leaves them open.",
     )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

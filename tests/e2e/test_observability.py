@@ -64,3 +64,19 @@ async def test_performance_figures_move_with_traffic(start_server: StartServer) 
         "sheetstream_time_to_first_token_seconds",
     ):
         assert name in metrics, name
+
+
+async def test_figures_need_the_admin_token_once_one_is_configured(
+    start_server: StartServer,
+) -> None:
+    srv = await start_server(admin_token="s3cret-admin")
+    async with httpx.AsyncClient(base_url=srv.http) as http:
+        for path in ("/api/websocket/performance", "/metrics"):
+            missing = await http.get(path)
+            wrong = await http.get(path, headers={"authorization": "Bearer nope"})
+            right = await http.get(path, headers={"authorization": "Bearer s3cret-admin"})
+            assert missing.status_code == 401 and wrong.status_code == 403, path
+            assert "s3cret" not in missing.text + wrong.text
+            assert right.status_code == 200, path
+        health = await http.get("/")
+    assert health.status_code == 200  # health stays open for operators and probes

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from sheetstream.prometheus import render
+from sheetstream.routes.auth import require_admin_when_configured
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(require_admin_when_configured)])
 
 
 @router.get("/api/websocket/performance")
