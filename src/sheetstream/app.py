@@ -17,6 +17,7 @@ from sheetstream.llm import create_model
 from sheetstream.routes import health, metrics, sessions, workbooks
 from sheetstream.settings import Settings
 from sheetstream.storage import create_storage
+from sheetstream.streaming.admin import AdminService
 from sheetstream.streaming.chat import ChatService
 from sheetstream.workbooks.service import WorkbookService
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service = ChatService(settings, model, storage, app.state.workbooks)
         await service.start()
         app.state.chat = service
+        app.state.admin = AdminService(service)
         app.state.started_at = time.monotonic()
         # What exists now lives as long as the process: keep it out of every future
         # collection, so collections pause only over per-request objects.

@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     # --- access (enforced by the admin and access-control layer)
     admin_token: str = Field(
         "",
-        description="Admin token: when set, `/api/websocket/performance` and `/metrics` "
-        "need it as `Authorization: Bearer`; empty leaves them open.",
+        description="Admin token: opens `/ws/admin` (empty turns it off), and when set, "
+        "`/api/websocket/performance` and `/metrics` need it as `Authorization: Bearer`.",
     )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 from sheetstream.origins import origin_allowed
 from sheetstream.protocol import CloseCode, is_valid_session_id
+from sheetstream.routes.admin import serve_admin
 from sheetstream.streaming.chat import ChatService
 from sheetstream.streaming.connection import SinkClosed
 
@@ -59,7 +60,8 @@ def chat_session_id(path: str, query_string: bytes) -> tuple[bool, str | None]:
 
 
 class ChatDispatch:
-    """The ASGI app uvicorn runs: chat WebSockets straight to the handler, the rest to `api`."""
+    """The ASGI app uvicorn runs: chat and admin WebSockets straight to their handlers, the
+    rest to `api`."""
 
     def __init__(self, api: Any) -> None:
         self.api = api
@@ -69,6 +71,9 @@ class ChatDispatch:
         return self.api.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/ws/admin":
+            await serve_admin(self.api.state.admin, scope, receive, send)
+            return
         if scope["type"] == "websocket":
             is_chat, session_id = chat_session_id(scope["path"], scope.get("query_string", b""))
             if is_chat:

@@ -1,0 +1,120 @@
+"""`/ws/admin`: token required, live figures, sessions, broadcast receipts, disconnect, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from sheetstream.client import SheetstreamClient
+from tests.conftest import RunningServer, StartServer
+
+TOKEN = "admin-t0ken"
+
+
+async def ask(admin: ClientConnection, frame: dict[str, Any]) -> dict[str, Any]:
+    await admin.send(orjson.dumps(frame).decode())
+    reply: dict[str, Any] = orjson.loads(await admin.recv())
+    return reply
+
+
+def admin_url(srv: RunningServer, token: str = TOKEN) -> str:
+    return f"{srv.ws}/ws/admin?token={token}"
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+async def test_admin_needs_the_admin_token(start_server: StartServer, token: str | None) -> None:
+    srv = await start_server(admin_token=TOKEN)
+    url = f"{srv.ws}/ws/admin" + (f"?token={token}" if token else "")
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(url):
+            pass
+    assert info.value.response.status_code == 403
+
+
+async def test_admin_is_off_without_a_configured_token(start_server: StartServer) -> None:
+    srv = await start_server()
+    with pytest.raises(InvalidStatus):
+        async with connect(admin_url(srv, "anything")):
+            pass
+
+
+async def test_chat_token_is_not_an_admin_token_and_header_auth_works(
+    start_server: StartServer,
+) -> None:
+    srv = await start_server(admin_token=TOKEN)
+    async with connect(
+        f"{srv.ws}/ws/admin", additional_headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as admin:
+        reply = await ask(admin, {"type": "sessions", "request_id": "a1"})
+    assert reply["type"] == "sessions" and reply["request_id"] == "a1"
+
+
+async def test_stats_sessions_broadcast_and_receipt(start_server: StartServer) -> None:
+    srv = await start_server(admin_token=TOKEN, synthetic_rate=50)
+    async with (
+        connect(admin_url(srv)) as admin,
+        SheetstreamClient.connect(f"{srv.ws}/ws/room-1") as one,
+        SheetstreamClient.connect(f"{srv.ws}/ws/room-2") as two,
+    ):
+        await one.chat("long answer")
+        await asyncio.sleep(0.1)
+        stats = await ask(admin, {"type": "stats"})
+        assert stats["connections"]["active"] == 2 and len(stats["queue_depth"]) == 2
+        sessions = (await ask(admin, {"type": "sessions"}))["sessions"]
+        by_id = {s["session_id"]: s for s in sessions}
+        assert by_id["room-1"]["streaming"] is True and by_id["room-1"]["mode"] == "token"
+        assert by_id["room-2"]["streaming"] is False
+        assert by_id["room-1"]["connections"][0]["remote"].startswith("127.0.0.1:")
+        receipt = await ask(
+            admin, {"type": "broadcast", "content": "Maintenance at 18:00", "level": "warning"}
+        )
+        assert receipt == {"type": "receipt", "request_id": None, "delivered": 2, "failed": 0}
+        only = await ask(
+            admin, {"type": "broadcast", "content": "just you", "session_id": "room-2"}
+        )
+        assert only["delivered"] == 1
+        seen = []
+        while len(seen) < 2:
+            frame = await two.recv()
+            if frame["type"] == "broadcast":
+                seen.append(frame)
+        assert [f["content"] for f in seen] == ["Maintenance at 18:00", "just you"]
+        assert seen[0]["level"] == "warning" and isinstance(seen[0]["ts"], float)
+        bad = await ask(admin, {"type": "broadcast", "content": "x", "level": "loud"})
+        assert bad["type"] == "error" and bad["code"] == "bad_request"
+
+
+async def test_stats_are_pushed_at_the_chosen_interval(start_server: StartServer) -> None:
+    srv = await start_server(admin_token=TOKEN)
+    async with connect(admin_url(srv)) as admin:
+        first = await ask(admin, {"type": "stats", "interval_ms": 100})
+        pushed = [orjson.loads(await admin.recv()) for _ in range(3)]
+        await ask(admin, {"type": "stats", "interval_ms": 0})  # stop
+    assert first["type"] == "stats" and all(p["type"] == "stats" for p in pushed)
+
+
+async def test_disconnect_and_cancel(start_server: StartServer) -> None:
+    srv = await start_server(admin_token=TOKEN, synthetic_rate=20)
+    async with connect(admin_url(srv)) as admin:
+        client = await SheetstreamClient.connect(f"{srv.ws}/ws/victim")
+        request_id = await client.chat("long")
+        frames = []
+        async for frame in client.follow(request_id):
+            frames.append(frame)
+            if frame["type"] == "start":
+                cancelled = await ask(admin, {"type": "cancel", "stream_id": frame["stream_id"]})
+                assert cancelled["cancelled"] == 1
+        assert frames[-1]["type"] == "end" and frames[-1]["reason"] == "cancelled"
+        closed = await ask(admin, {"type": "disconnect", "session_id": "victim", "reason": "bye"})
+        assert closed["closed"] == 1
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                await client.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+        missing = await ask(admin, {"type": "cancel", "stream_id": "st_nope"})
+        assert missing["code"] == "not_found"
