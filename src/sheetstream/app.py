@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sheetstream import __version__
 from sheetstream.errors import LLMError, SheetstreamError
 from sheetstream.llm import create_model
-from sheetstream.routes import health, metrics, sessions, workbooks
+from sheetstream.routes import admin_http, health, metrics, sessions, workbooks
 from sheetstream.settings import Settings
 from sheetstream.storage import create_storage
 from sheetstream.streaming.admin import AdminService
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(sessions.router)
     app.include_router(workbooks.router)
+    app.include_router(admin_http.router)
     if settings.echo_endpoint:
         from sheetstream.routes import echo
 

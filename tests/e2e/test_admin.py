@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -118,3 +119,30 @@ async def test_disconnect_and_cancel(start_server: StartServer) -> None:
         assert info.value.rcvd is not None and info.value.rcvd.code == 1008
         missing = await ask(admin, {"type": "cancel", "stream_id": "st_nope"})
         assert missing["code"] == "not_found"
+
+
+async def test_http_twins_for_scripts(start_server: StartServer) -> None:
+    srv = await start_server(admin_token=TOKEN)
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    async with (
+        SheetstreamClient.connect(f"{srv.ws}/ws/script-room") as client,
+        httpx.AsyncClient(base_url=srv.http) as http,
+    ):
+        listed = (await http.get("/api/admin/sessions", headers=headers)).json()
+        assert [s["session_id"] for s in listed["sessions"]] == ["script-room"]
+        sent = await http.post(
+            "/api/admin/broadcast", json={"content": "hello all"}, headers=headers
+        )
+        assert sent.json() == {"receipt": {"delivered": 1, "failed": 0}}
+        frame = await client.recv()
+        assert frame["type"] == "broadcast" and frame["content"] == "hello all"
+        assert (await http.get("/api/admin/sessions")).status_code == 401
+        wrong = await http.get("/api/admin/sessions", headers={"authorization": "Bearer x"})
+        assert wrong.status_code == 403
+
+
+async def test_http_admin_is_off_without_a_token(start_server: StartServer) -> None:
+    srv = await start_server()
+    async with httpx.AsyncClient(base_url=srv.http) as http:
+        off = await http.get("/api/admin/sessions", headers={"authorization": "Bearer x"})
+    assert off.status_code == 403 and "SHEETSTREAM_ADMIN_TOKEN" in off.json()["detail"]

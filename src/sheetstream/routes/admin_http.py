@@ -1,0 +1,49 @@
+"""`POST /api/admin/broadcast` and `GET /api/admin/sessions`: the admin channel for scripts."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel
+
+from sheetstream.routes.auth import bearer_token
+from sheetstream.streaming.admin import AdminService
+
+router = APIRouter()
+
+
+def require_admin(request: Request) -> AdminService:
+    expected: str = request.app.state.settings.admin_token
+    if not expected:
+        raise HTTPException(403, "The admin endpoints are off: set SHEETSTREAM_ADMIN_TOKEN.")
+    given = bearer_token(request)
+    if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(
+            401 if given is None else 403,
+            "This endpoint needs the admin token: send `Authorization: Bearer <token>`.",
+        )
+    admin: AdminService = request.app.state.admin
+    return admin
+
+
+Admin = Annotated[AdminService, Depends(require_admin)]
+
+
+class BroadcastBody(BaseModel):
+    content: str
+    level: str = "info"
+    session_id: str | None = None
+
+
+@router.post("/api/admin/broadcast")
+async def broadcast(body: BroadcastBody, admin: Admin) -> dict[str, Any]:
+    if not body.content:
+        raise HTTPException(400, "`content` must be a non-empty string.")
+    return {"receipt": admin.broadcast(body.content, body.level, body.session_id)}
+
+
+@router.get("/api/admin/sessions")
+async def sessions(admin: Admin) -> dict[str, Any]:
+    return {"sessions": admin.sessions()}
