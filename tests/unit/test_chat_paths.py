@@ -12,6 +12,7 @@ from sheetstream.routes.chat import chat_session_id
     [
         ("/ws/chat", b"", (True, None)),
         ("/ws/chat", b"session_id=abc&x=1", (True, "abc")),
+        ("/ws/chat", b"session_id=", (True, "")),  # empty: refused later, with 1008
         ("/ws/my-session", b"", (True, "my-session")),
         ("/ws/" + "x" * 70, b"", (True, "x" * 70)),  # refused later, with 1008
         ("/ws/admin", b"", (False, None)),

@@ -52,7 +52,7 @@ class ASGISink:
 def chat_session_id(path: str, query_string: bytes) -> tuple[bool, str | None]:
     """(is this a chat path, the session id it names); `/ws/chat` takes `?session_id=`."""
     if path == "/ws/chat":
-        values = parse_qs(query_string.decode("latin-1")).get("session_id")
+        values = parse_qs(query_string.decode("latin-1"), keep_blank_values=True).get("session_id")
         return True, values[0] if values else None
     if path.startswith("/ws/") and path not in RESERVED_PATHS and "/" not in path[4:]:
         return True, path[4:]
