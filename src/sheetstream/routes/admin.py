@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,6 +18,7 @@ import orjson
 from sheetstream import protocol
 from sheetstream.errors import BadRequest, SheetstreamError
 from sheetstream.protocol import CloseCode
+from sheetstream.routes.auth import parse_bearer, token_matches
 from sheetstream.streaming.admin import AdminService
 
 Scope = dict[str, Any]
@@ -30,10 +30,9 @@ MIN_INTERVAL_MS = 100
 
 def handshake_token(scope: Scope) -> str | None:
     headers = dict(scope.get("headers") or [])
-    auth: str = headers.get(b"authorization", b"").decode("latin-1")
-    scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value:
-        return value.strip()
+    token = parse_bearer(headers.get(b"authorization", b"").decode("latin-1"))
+    if token is not None:
+        return token
     values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
     return values[0] if values else None
 
@@ -41,9 +40,7 @@ def handshake_token(scope: Scope) -> str | None:
 async def serve_admin(admin: AdminService, scope: Scope, receive: Receive, send: Send) -> None:
     if (await receive())["type"] != "websocket.connect":
         return
-    expected = admin.chat.settings.admin_token
-    given = handshake_token(scope)
-    if not expected or given is None or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not token_matches(handshake_token(scope), admin.chat.settings.admin_token):
         await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})  # HTTP 403
         return
     await send({"type": "websocket.accept"})

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 
-from sheetstream.routes.auth import bearer_token
+from sheetstream.routes.auth import check_admin
 from sheetstream.streaming.admin import AdminService
 
 router = APIRouter()
 
 
 def require_admin(request: Request) -> AdminService:
-    expected: str = request.app.state.settings.admin_token
-    if not expected:
+    if not request.app.state.settings.admin_token:
         raise HTTPException(403, "The admin endpoints are off: set SHEETSTREAM_ADMIN_TOKEN.")
-    given = bearer_token(request)
-    if given is None or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(
-            401 if given is None else 403,
-            "This endpoint needs the admin token: send `Authorization: Bearer <token>`.",
-        )
+    check_admin(request)
     admin: AdminService = request.app.state.admin
     return admin
 
