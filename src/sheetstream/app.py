@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sheetstream import __version__
+from sheetstream.access import TokenBook
 from sheetstream.errors import LLMError, SheetstreamError
 from sheetstream.llm import create_model
 from sheetstream.routes import admin_http, health, metrics, sessions, workbooks
@@ -23,7 +24,15 @@ from sheetstream.workbooks.service import WorkbookService
 
 log = logging.getLogger("sheetstream")
 
-_STATUS = {"not_found": 404, "workbook_not_found": 404, "bad_request": 400, "too_large": 413}
+_STATUS = {
+    "not_found": 404,
+    "workbook_not_found": 404,
+    "bad_request": 400,
+    "too_large": 413,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "rate_limited": 429,
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,7 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.model_error = exc.message
             log.error("model %s is not ready: %s", settings.model, exc.message)
         app.state.workbooks = WorkbookService(settings)
-        service = ChatService(settings, model, storage, app.state.workbooks)
+        service = ChatService(
+            settings, model, storage, app.state.workbooks, tokens=app.state.tokens
+        )
         await service.start()
         app.state.chat = service
         app.state.admin = AdminService(service)
@@ -59,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="sheetstream", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    app.state.tokens = TokenBook.from_entries(settings.token_entries())
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(sessions.router)

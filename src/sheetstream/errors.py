@@ -2,6 +2,9 @@
 
     SheetstreamError (code "internal")
     ├── BadRequest (code "bad_request")
+    ├── Unauthorized (code "unauthorized")
+    ├── Forbidden (code "forbidden")
+    ├── RateLimited (code "rate_limited")
     ├── NotFound (code "not_found")
     ├── Busy (code "busy")
     ├── StreamExpired (code "stream_expired")
@@ -30,6 +33,22 @@ class SheetstreamError(Exception):
 
 class BadRequest(SheetstreamError):
     code = "bad_request"
+
+
+class Unauthorized(SheetstreamError):
+    """No token where one is needed."""
+
+    code = "unauthorized"
+
+
+class Forbidden(SheetstreamError):
+    """A token that does not open this door."""
+
+    code = "forbidden"
+
+
+class RateLimited(SheetstreamError):
+    code = "rate_limited"
 
 
 class NotFound(SheetstreamError):

@@ -25,6 +25,8 @@ async def health_report(state: Any) -> dict[str, Any]:
             "backend": service.settings.resolved_database_url().split(":", 1)[0],
             "ok": storage_ok,
         },
+        # "open": anyone who can reach the port may chat and read every session
+        "access": "open" if state.tokens.open else "tokens",
         "uptime_s": round(time.monotonic() - state.started_at, 3),
         "connections": service.stats.connections_active,
         "streams_active": len(service.registry.running_streams()),

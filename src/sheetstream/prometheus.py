@@ -45,6 +45,11 @@ class StatsCollector:
         yield CounterMetricFamily(
             "sheetstream_chunk_bytes_sent", "Bytes of chunk frames written.", value=s.bytes_sent
         )
+        yield CounterMetricFamily(
+            "sheetstream_connections_refused",
+            "Chat connections turned away by the connection caps.",
+            value=s.refused_connections,
+        )
         yield CounterMetricFamily("sheetstream_resumes", "Resume requests served.", value=s.resumes)
         yield CounterMetricFamily("sheetstream_cancels", "Answers cancelled.", value=s.cancels)
         yield CounterMetricFamily(

@@ -18,6 +18,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.frames import Frame, Opcode
 from websockets.server import ServerProtocol
 
+from sheetstream.access import redact_tokens
 from sheetstream.protocol import CloseCode
 from sheetstream.settings import Settings
 
@@ -39,7 +40,23 @@ class _QuietInvalidUTF8(logging.Filter):
         return True
 
 
+class _RedactTokens(logging.Filter):
+    """Request lines carry `?token=` for browsers; no token reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_tokens(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_tokens(a) if isinstance(a, str) and "token=" in a.lower() else a
+                for a in record.args
+            )
+        return True
+
+
 logging.getLogger("uvicorn.error").addFilter(_QuietInvalidUTF8())
+for _name in ("uvicorn.error", "uvicorn.access"):
+    logging.getLogger(_name).addFilter(_RedactTokens())
 
 
 class SheetstreamWSProtocol(WebSocketsSansIOProtocol):

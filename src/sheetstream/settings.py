@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sheetstream.access import read_token_file
+
 ModelName = Literal["llamacpp", "openai", "synthetic"]
 
 
@@ -35,10 +37,51 @@ class Settings(BaseSettings):
         description="Admin token: opens `/ws/admin` (empty turns it off), and when set, "
         "`/api/websocket/performance` and `/metrics` need it as `Authorization: Bearer`.",
     )
+    api_tokens: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated user tokens, each `owner:token` (16+ characters). With any "
+        "set, every API request and chat handshake needs one, and sessions, streams, history "
+        "and workbooks belong to the token's owner. Empty (and no file): the service is open.",
+    )
+    api_tokens_file: Path | None = Field(
+        None,
+        description="A file of user tokens, one `owner:token` per line (`#` comments); "
+        "added to API_TOKENS.",
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated `scheme://host[:port]` origins allowed to open WebSockets "
         "besides same-origin and origin-less clients.",
+    )
+
+    # --- limits
+    max_connections: int = Field(
+        10000, description="Chat connections the process holds at once; more get 1013."
+    )
+    max_connections_per_address: int = Field(
+        256,
+        description="Chat connections one client address may hold at once (0: no limit); "
+        "more get 1013.",
+    )
+    messages_per_minute: int = Field(
+        120,
+        description="Messages one chat connection may send per minute (0: no limit); over it "
+        "each gets a `rate_limited` error, and ten more close the connection with 1008.",
+    )
+    first_message_timeout_s: float = Field(
+        30.0,
+        description="Seconds a new chat connection has to send its first message before it is "
+        "closed with 1008 (0: no deadline).",
+    )
+    idle_timeout_s: float = Field(
+        600.0,
+        description="Seconds a chat connection may go without a message either way before it "
+        "is closed with 1000 (0: never).",
+    )
+    max_generations_per_owner: int = Field(
+        8,
+        description="Answers one token's owner may have generating at once; more get `busy`. "
+        "Applies when user tokens are configured.",
     )
 
     # --- WebSocket transport
@@ -185,12 +228,20 @@ class Settings(BaseSettings):
         "wins over SYNTHETIC_TOKENS.",
     )
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "api_tokens", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    def token_entries(self) -> list[str]:
+        """API_TOKENS and the lines of API_TOKENS_FILE (read now, so a new file takes effect
+        on restart)."""
+        entries = list(self.api_tokens)
+        if self.api_tokens_file is not None:
+            entries += read_token_file(self.api_tokens_file)
+        return entries
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'sessions.db'}"

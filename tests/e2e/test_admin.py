@@ -145,4 +145,4 @@ async def test_http_admin_is_off_without_a_token(start_server: StartServer) -> N
     srv = await start_server()
     async with httpx.AsyncClient(base_url=srv.http) as http:
         off = await http.get("/api/admin/sessions", headers={"authorization": "Bearer x"})
-    assert off.status_code == 403 and "SHEETSTREAM_ADMIN_TOKEN" in off.json()["detail"]
+    assert off.status_code == 403 and "SHEETSTREAM_ADMIN_TOKEN" in off.json()["message"]

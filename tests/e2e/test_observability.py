@@ -47,7 +47,7 @@ async def test_performance_figures_move_with_traffic(start_server: StartServer) 
         async with httpx.AsyncClient(base_url=srv.http) as http:
             perf = (await http.get("/api/websocket/performance")).json()
             metrics = (await http.get("/metrics")).text
-    assert perf["connections"] == {"active": 1, "total": 1}
+    assert perf["connections"] == {"active": 1, "total": 1, "refused": 0}
     assert perf["streams"]["started_by_mode"] == {"token": 1, "sentence": 1}
     assert perf["chunks_sent"] > 0 and perf["tokens_sent"] >= perf["chunks_sent"]
     assert 0 <= perf["frames_saved_ratio"] < 1

@@ -9,7 +9,7 @@ import orjson
 from sheetstream.protocol import BatchOptions, EndReason, StreamingMode
 from sheetstream.streaming.batcher import Demand
 from sheetstream.streaming.connection import Connection, DeliveryLimits
-from sheetstream.streaming.registry import Registry
+from sheetstream.streaming.registry import Deadlines, Registry
 from sheetstream.streaming.stats import Stats
 from sheetstream.streaming.stream import Stream
 
@@ -90,10 +90,10 @@ async def test_a_send_stuck_past_the_timeout_closes_1013() -> None:
     await settle()
     assert conn.sending
     clock.now += 4.9
-    registry.find_slow_consumers(send_timeout_s=5.0, max_lag_bytes=10_000)
+    registry.enforce(Deadlines(5.0, 10_000, 0, 0))
     assert not conn.closed
     clock.now += 0.2
-    registry.find_slow_consumers(send_timeout_s=5.0, max_lag_bytes=10_000)
+    registry.enforce(Deadlines(5.0, 10_000, 0, 0))
     await settle()
     assert conn.closed and sink.closed_with is not None and sink.closed_with[0] == 1013
     assert "resume" in sink.closed_with[1] and stats.slow_consumers == 1
@@ -133,3 +133,50 @@ async def test_replay_then_live_keeps_original_seqs() -> None:
     assert [c["seq"] for c in chunks] == list(range(2, stream.last_seq + 1))
     assert "".join(c["text"] for c in chunks) == "bcd"
     await conn.stop()
+
+
+async def test_a_connection_that_never_speaks_is_closed_at_the_first_message_deadline() -> None:
+    clock, quiet, talker = FakeClock(), GatedSink(), GatedSink()
+    registry = Registry(clock, retention_s=60)
+    deadlines = Deadlines(5.0, 10_000, first_message_s=10.0, idle_s=0)
+    silent = Connection("cn_q", "ss_1", quiet, Stats(), LIMITS, clock)
+    spoke = Connection("cn_t", "ss_1", talker, Stats(), LIMITS, clock)
+    for conn in (silent, spoke):
+        registry.connections[conn.connection_id] = conn
+    clock.now += 9.0
+    spoke.last_received = clock.now
+    registry.enforce(deadlines)
+    assert not silent.closed
+    clock.now += 1.5
+    registry.enforce(deadlines)
+    await settle()
+    assert quiet.closed_with is not None and quiet.closed_with[0] == 1008
+    assert "no message within 10 s of connecting" in quiet.closed_with[1]
+    assert not spoke.closed and talker.closed_with is None
+
+
+async def test_idle_connections_close_unless_reading_a_running_answer() -> None:
+    clock, idle_sink, reader_sink = FakeClock(), GatedSink(), GatedSink()
+    registry = Registry(clock, retention_s=60)
+    deadlines = Deadlines(5.0, 10_000, first_message_s=0, idle_s=30.0)
+    idle = Connection("cn_i", "ss_1", idle_sink, Stats(), LIMITS, clock)
+    reader = Connection("cn_r", "ss_1", reader_sink, Stats(), LIMITS, clock)
+    _, stream, _ = make(clock, GatedSink())
+    reader.subscribe(stream)  # a model slow to answer: nothing moves, but it is not idle
+    for conn in (idle, reader):
+        conn.last_received = clock.now
+        registry.connections[conn.connection_id] = conn
+    clock.now += 29.0
+    registry.enforce(deadlines)
+    assert not idle.closed
+    clock.now += 2.0
+    registry.enforce(deadlines)
+    await settle()
+    assert idle_sink.closed_with is not None and idle_sink.closed_with[0] == 1000
+    assert "idle" in idle_sink.closed_with[1]
+    assert not reader.closed
+    stream.finish(EndReason.COMPLETE)
+    reader.unsubscribe_all()
+    registry.enforce(deadlines)
+    await settle()
+    assert reader_sink.closed_with is not None and reader_sink.closed_with[0] == 1000

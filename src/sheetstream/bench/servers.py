@@ -56,6 +56,12 @@ def server_env(port: int, pace: ModelPace, data_dir: Path) -> dict[str, str]:
             "SHEETSTREAM_DATABASE_URL": "",
             # uvicorn logs every WebSocket open at info; that would time the logger, not us.
             "SHEETSTREAM_LOG_LEVEL": "warning",
+            # One client address opens every connection, and idle ones are measured on
+            # purpose: the per-client limits would measure themselves.
+            "SHEETSTREAM_MAX_CONNECTIONS_PER_ADDRESS": "0",
+            "SHEETSTREAM_MESSAGES_PER_MINUTE": "0",
+            "SHEETSTREAM_FIRST_MESSAGE_TIMEOUT_S": "0",
+            "SHEETSTREAM_IDLE_TIMEOUT_S": "0",
         }
     )
     return env

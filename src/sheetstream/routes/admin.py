@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import Any
-from urllib.parse import parse_qs
 
 import orjson
 
 from sheetstream import protocol
 from sheetstream.errors import BadRequest, SheetstreamError
 from sheetstream.protocol import CloseCode
-from sheetstream.routes.auth import parse_bearer, token_matches
+from sheetstream.routes.auth import handshake_token, token_matches
 from sheetstream.streaming.admin import AdminService
 
 Scope = dict[str, Any]
@@ -26,15 +25,6 @@ Receive = Any
 Send = Any
 
 MIN_INTERVAL_MS = 100
-
-
-def handshake_token(scope: Scope) -> str | None:
-    headers = dict(scope.get("headers") or [])
-    token = parse_bearer(headers.get(b"authorization", b"").decode("latin-1"))
-    if token is not None:
-        return token
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
-    return values[0] if values else None
 
 
 async def serve_admin(admin: AdminService, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,7 +84,9 @@ def _handle(admin: AdminService, text: str) -> tuple[str | None, str, float | No
             content = frame.get("content")
             if not isinstance(content, str) or not content:
                 raise BadRequest('"broadcast" needs "content": a non-empty string.')
-            receipt = admin.broadcast(content, frame.get("level", "info"), frame.get("session_id"))
+            receipt = admin.broadcast(
+                content, frame.get("level", "info"), frame.get("session_id"), frame.get("owner")
+            )
             return request_id, _receipt(request_id, **receipt), None
         if kind == "disconnect":
             closed = admin.disconnect(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
+from sheetstream.errors import BadRequest, Forbidden
 from sheetstream.routes.auth import check_admin
 from sheetstream.streaming.admin import AdminService
 
@@ -15,7 +16,7 @@ router = APIRouter()
 
 def require_admin(request: Request) -> AdminService:
     if not request.app.state.settings.admin_token:
-        raise HTTPException(403, "The admin endpoints are off: set SHEETSTREAM_ADMIN_TOKEN.")
+        raise Forbidden("The admin endpoints are off: set SHEETSTREAM_ADMIN_TOKEN.")
     check_admin(request)
     admin: AdminService = request.app.state.admin
     return admin
@@ -28,13 +29,14 @@ class BroadcastBody(BaseModel):
     content: str
     level: str = "info"
     session_id: str | None = None
+    owner: str | None = None
 
 
 @router.post("/api/admin/broadcast")
 async def broadcast(body: BroadcastBody, admin: Admin) -> dict[str, Any]:
     if not body.content:
-        raise HTTPException(400, "`content` must be a non-empty string.")
-    return {"receipt": admin.broadcast(body.content, body.level, body.session_id)}
+        raise BadRequest("`content` must be a non-empty string.")
+    return {"receipt": admin.broadcast(body.content, body.level, body.session_id, body.owner)}
 
 
 @router.get("/api/admin/sessions")

@@ -12,9 +12,12 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from sheetstream.access import TokenBook
+from sheetstream.errors import NotFound
 from sheetstream.origins import origin_allowed
 from sheetstream.protocol import CloseCode, is_valid_session_id
 from sheetstream.routes.admin import serve_admin
+from sheetstream.routes.auth import handshake_token
 from sheetstream.streaming.chat import ChatService
 from sheetstream.streaming.connection import SinkClosed
 
@@ -82,6 +85,11 @@ class ChatDispatch:
         await self.api(scope, receive, send)
 
 
+def _host(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
 async def serve_chat(
     service: ChatService, scope: Scope, receive: Receive, send: Send, session_id: str | None
 ) -> None:
@@ -99,6 +107,12 @@ async def serve_chat(
         # closing before accepting refuses the handshake: the browser gets HTTP 403
         await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})
         return
+    tokens: TokenBook = service.tokens
+    owner = None if tokens.open else tokens.owner_for(handshake_token(scope))
+    if not tokens.open and owner is None:
+        log.info("refused a chat handshake from %s: missing or unknown token", _host(scope))
+        await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})  # HTTP 403
+        return
     await send({"type": "websocket.accept"})
     sink = ASGISink(send)
     if session_id is not None and not is_valid_session_id(session_id):
@@ -107,10 +121,20 @@ async def serve_chat(
             "session id must be 1-64 of A-Z a-z 0-9 _ - (and not 'chat' or 'admin')",
         )
         return
+    address = _host(scope)
+    full = service.over_capacity(address)
+    if full is not None:
+        service.stats.refused_connections += 1
+        await sink.close(CloseCode.TRY_AGAIN_LATER, full)
+        return
     limit = service.settings.max_message_bytes
     client = scope.get("client")
     remote = f"{client[0]}:{client[1]}" if client else ""
-    conn = await service.connect(sink, session_id, remote)
+    try:
+        conn = await service.connect(sink, session_id, remote, owner, address)
+    except NotFound as exc:  # another owner's session: as if it did not exist
+        await sink.close(CloseCode.POLICY_VIOLATION, exc.message)
+        return
     try:
         while True:
             message: Message = await receive()

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from sheetstream.errors import TooLarge
+from sheetstream.routes.auth import Owner
 from sheetstream.workbooks.receive import limit_message
 from sheetstream.workbooks.service import WorkbookService
 
@@ -25,32 +26,34 @@ def _service(request: Request) -> WorkbookService:
 
 
 @router.post("/api/workbooks", status_code=201)
-async def upload(request: Request) -> JSONResponse:
+async def upload(request: Request, owner: Owner) -> JSONResponse:
     service = _service(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > service.max_bytes + 65536:
         raise TooLarge(limit_message(service.max_bytes))
-    record = await service.upload(request.headers.get("content-type", ""), request.stream())
+    record = await service.upload(request.headers.get("content-type", ""), request.stream(), owner)
     return JSONResponse(record, status_code=201)
 
 
 @router.get("/api/workbooks")
-async def list_workbooks(request: Request) -> dict[str, Any]:
-    return {"workbooks": _service(request).list()}
+async def list_workbooks(request: Request, owner: Owner) -> dict[str, Any]:
+    return {"workbooks": _service(request).list(owner)}
 
 
 @router.get("/api/workbooks/{workbook_id}")
-async def describe(request: Request, workbook_id: str) -> dict[str, Any]:
-    return _service(request).get(workbook_id)
+async def describe(request: Request, workbook_id: str, owner: Owner) -> dict[str, Any]:
+    return _service(request).get(workbook_id, owner)
 
 
 @router.delete("/api/workbooks/{workbook_id}", status_code=204)
-async def delete(request: Request, workbook_id: str) -> Response:
-    _service(request).delete(workbook_id)
+async def delete(request: Request, workbook_id: str, owner: Owner) -> Response:
+    _service(request).delete(workbook_id, owner)
     return Response(status_code=204)
 
 
 @router.post("/api/workbooks/{workbook_id}/query")
-async def query(request: Request, workbook_id: str, body: QueryBody) -> dict[str, Any]:
-    result = await _service(request).query(workbook_id, body.sql)
+async def query(
+    request: Request, workbook_id: str, body: QueryBody, owner: Owner
+) -> dict[str, Any]:
+    result = await _service(request).query(workbook_id, body.sql, owner)
     return result.to_json()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+SESSION_NOT_FOUND = "No such session; open /ws/chat to start one."
+
 
 @dataclass(slots=True)
 class MessageRecord:
@@ -60,11 +62,16 @@ class Storage(Protocol):
     async def ping(self) -> bool:
         """True when the store answers a trivial query."""
 
-    async def ensure_session(self, session_id: str, now: float) -> bool:
-        """Create the session if it does not exist, else touch its last-seen time; True if
-        it was created (so it has no history to load)."""
+    async def ensure_session(self, session_id: str, now: float, owner: str | None = None) -> bool:
+        """Create the session, owned by `owner` ('' when None), if it does not exist, else
+        touch its last-seen time; True if it was created (so it has no history to load).
+        With an `owner`, a session that exists under another owner raises `NotFound` and is
+        left untouched."""
 
     async def session_exists(self, session_id: str) -> bool: ...
+
+    async def session_owner(self, session_id: str) -> str | None:
+        """The session's owner ('' for sessions of an open service), or None if none."""
 
     async def add_message(self, record: MessageRecord) -> None:
         """Store a question as its answer starts (status `streaming`)."""

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sheetstream.errors import StorageError
-from sheetstream.storage.base import MessageRecord
+from sheetstream.errors import NotFound, StorageError
+from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord
 
 T = TypeVar("T")
 
@@ -89,8 +89,17 @@ def _m002_grounding(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN grounding TEXT")  # JSON, or NULL
 
 
+def _m003_owner(conn: sqlite3.Connection) -> None:
+    # the owner of the token that created the session; '' for sessions of an open service
+    conn.execute("ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+
+
 # Append new migrations; never edit or reorder applied ones. user_version = how many ran.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_m001_initial, _m002_grounding]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _m001_initial,
+    _m002_grounding,
+    _m003_owner,
+]
 
 
 def _path_from_url(url: str) -> str:
@@ -208,17 +217,29 @@ class SQLiteStorage:
     async def ping(self) -> bool:
         return await self._run(lambda c: c.execute("SELECT 1").fetchone() == (1,))
 
-    async def ensure_session(self, session_id: str, now: float) -> bool:
+    async def ensure_session(self, session_id: str, now: float, owner: str | None = None) -> bool:
         def upsert(c: sqlite3.Connection) -> bool:
             inserted = c.execute(
-                "INSERT OR IGNORE INTO sessions (id, created_at, last_seen_at) VALUES (?, ?, ?)",
-                (session_id, now, now),
+                "INSERT OR IGNORE INTO sessions (id, created_at, last_seen_at, owner) "
+                "VALUES (?, ?, ?, ?)",
+                (session_id, now, now, owner or ""),
             ).rowcount
-            if not inserted:
-                c.execute("UPDATE sessions SET last_seen_at = ? WHERE id = ?", (now, session_id))
-            return inserted == 1
+            if inserted:
+                return True
+            if owner is not None:
+                row = c.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
+                if row[0] != owner:
+                    raise NotFound(SESSION_NOT_FOUND)
+            c.execute("UPDATE sessions SET last_seen_at = ? WHERE id = ?", (now, session_id))
+            return False
 
         return await self._run(upsert)
+
+    async def session_owner(self, session_id: str) -> str | None:
+        row = await self._run(
+            lambda c: c.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        )
+        return None if row is None else str(row[0])
 
     async def session_exists(self, session_id: str) -> bool:
         return await self._run(

@@ -37,6 +37,7 @@ class AdminService:
             listed.append(
                 {
                     "session_id": session.session_id,
+                    "owner": session.owner,
                     "streaming": active is not None,
                     "mode": active.mode.value if active is not None else None,
                     "stream_id": active.stream_id if active is not None else None,
@@ -46,11 +47,19 @@ class AdminService:
             )
         return listed
 
-    def broadcast(self, content: str, level: str, session_id: str | None) -> dict[str, int]:
+    def broadcast(
+        self, content: str, level: str, session_id: str | None, owner: str | None = None
+    ) -> dict[str, int]:
+        """Send to everyone, one session's connections, or one owner's; the receipt counts the
+        connections reached and those that could not take it (closed, or too far behind)."""
         if level not in LEVELS:
             raise BadRequest(f"`level` must be one of {', '.join(LEVELS)}.")
+        if session_id is not None and owner is not None:
+            raise BadRequest("Target one `session_id` or one `owner`, not both.")
         frame = protocol.broadcast_frame(content, level, time.time())
         targets = self._connections(session_id)
+        if owner is not None:
+            targets = [c for c in targets if c.owner == owner]
         delivered = 0
         for conn in targets:
             conn.push(frame)
@@ -88,6 +97,8 @@ def _describe(conn: Connection, now: float) -> dict[str, Any]:
     return {
         "connection_id": conn.connection_id,
         "remote": conn.remote,
+        "owner": conn.owner,
+        "state": "streaming" if conn.following else "idle",
         "connected_s": round(now - conn.connected_at, 3),
         "queue_depth": conn.queue_depth,
         "bytes_waiting": conn.lag_bytes(),

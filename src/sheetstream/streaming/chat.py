@@ -14,9 +14,11 @@ from typing import Any
 import orjson
 
 from sheetstream import protocol
+from sheetstream.access import TokenBook, visible
 from sheetstream.errors import (
     Busy,
     NotFound,
+    RateLimited,
     SheetstreamError,
     StreamExpired,
     WorkbookNotFound,
@@ -33,11 +35,12 @@ from sheetstream.protocol import (
     PingFrame,
     ResumeFrame,
 )
+from sheetstream.ratelimit import Verdict
 from sheetstream.settings import Settings
 from sheetstream.storage.base import Storage
 from sheetstream.streaming.connection import Connection, DeliveryLimits, FrameSink
 from sheetstream.streaming.generation import generate, new_record
-from sheetstream.streaming.registry import Registry, Session
+from sheetstream.streaming.registry import Deadlines, Registry, Session
 from sheetstream.streaming.stats import Stats
 from sheetstream.streaming.stream import Stream
 from sheetstream.workbooks.commands import (
@@ -54,6 +57,8 @@ from sheetstream.workbooks.service import WorkbookService
 
 log = logging.getLogger(__name__)
 
+RATE_GRACE = 10  # refused messages in a row before a flooding connection is closed
+
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(16)}"
@@ -67,7 +72,9 @@ class ChatService:
         storage: Storage,
         workbooks: WorkbookService | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tokens: TokenBook | None = None,
     ) -> None:
+        self.tokens = tokens or TokenBook({})
         self.workbooks = workbooks
         self.settings = settings
         self.model = model
@@ -84,25 +91,60 @@ class ChatService:
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._sweeper = asyncio.create_task(
-            self.registry.sweep_forever(self.settings.send_timeout_s, self.settings.max_lag_bytes)
+        settings = self.settings
+        deadlines = Deadlines(
+            send_timeout_s=settings.send_timeout_s,
+            max_lag_bytes=settings.max_lag_bytes,
+            first_message_s=settings.first_message_timeout_s,
+            idle_s=settings.idle_timeout_s,
         )
+        self._sweeper = asyncio.create_task(self.registry.sweep_forever(deadlines))
 
     # --- connections
 
-    async def connect(self, sink: FrameSink, session_id: str | None, remote: str) -> Connection:
-        """Register a connection in its session and send it the `session` frame."""
+    def over_capacity(self, address: str) -> str | None:
+        """Why a new connection from `address` must wait, or None if it may come in."""
+        total, per_address = (
+            self.settings.max_connections,
+            self.settings.max_connections_per_address,
+        )
+        if len(self.registry.connections) >= total:
+            return f"server full ({total} connections); try again later"
+        if per_address and self.registry.per_address[address] >= per_address:
+            return f"{per_address} connections from your address already; close one or try later"
+        return None
+
+    async def connect(
+        self,
+        sink: FrameSink,
+        session_id: str | None,
+        remote: str,
+        owner: str | None = None,
+        address: str = "",
+    ) -> Connection:
+        """Register a connection in its session and send it the `session` frame.
+
+        Raises `NotFound` for a session that belongs to another owner.
+        """
         session_id = session_id or new_id("ss")
-        created = await self.storage.ensure_session(session_id, time.time())
+        created = await self.storage.ensure_session(session_id, time.time(), owner)
         # looked up after the await: the sweeper may drop an empty session meanwhile
-        session = self.registry.session(session_id)
+        session = self.registry.session(session_id, owner)
         if created:
             session.history = []  # a new conversation: nothing to read back before answering
         conn = Connection(
-            new_id("cn"), session.session_id, sink, self.stats, self.limits, self.clock, remote
+            new_id("cn"),
+            session.session_id,
+            sink,
+            self.stats,
+            self.limits,
+            self.clock,
+            remote,
+            address,
+            owner,
+            self.settings.messages_per_minute,
         )
-        session.connections[conn] = None
-        self.registry.connections[conn.connection_id] = conn
+        self.registry.add_connection(session, conn)
         self.stats.connections_active += 1
         self.stats.connections_total += 1
         conn.push(protocol.session_frame(session.session_id, session.resumable()))
@@ -111,12 +153,9 @@ class ChatService:
 
     async def disconnect(self, conn: Connection) -> None:
         """Forget a connection; its streams go on (a dropped connection cancels nothing)."""
-        if self.registry.connections.pop(conn.connection_id, None) is None:
+        if not self.registry.remove_connection(conn):
             return
         self.stats.connections_active -= 1
-        session = self.registry.sessions.get(conn.session_id)
-        if session is not None:
-            session.connections.pop(conn, None)
         await conn.stop()
 
     def reject(self, conn: Connection, error: SheetstreamError) -> None:
@@ -126,7 +165,28 @@ class ChatService:
     # --- frames
 
     def handle(self, conn: Connection, text: str) -> None:
-        """Act on one client text message; bad ones get an `error` frame, never a close."""
+        """Act on one client text message; bad ones get an `error` frame, never a close.
+
+        Over the message rate it gets `rate_limited`; a client that keeps flooding is closed.
+        """
+        now = self.clock()
+        conn.last_received = now
+        per_minute = self.settings.messages_per_minute
+        verdict = conn.rate.take(now, per_minute, RATE_GRACE)
+        if verdict is Verdict.EXCEEDED:
+            self.stats.errors[RateLimited.code] += 1
+            conn.close(CloseCode.POLICY_VIOLATION, "rate limit exceeded; reconnect and slow down")
+            return
+        if verdict is Verdict.LIMITED:
+            wait = conn.rate.retry_after_s(per_minute)
+            self.reject(
+                conn,
+                RateLimited(
+                    f"Over {per_minute} messages a minute; wait {wait:.1f} s before the next "
+                    "(this one was not handled)."
+                ),
+            )
+            return
         frame = None
         try:
             frame = protocol.parse_client_frame(text, default_batch=self.default_batch)
@@ -148,6 +208,13 @@ class ChatService:
         if session.active is not None:
             raise Busy(
                 "This session is still answering; wait for its `end` or send `cancel` first.",
+                request_id=frame.request_id,
+            )
+        cap = self.settings.max_generations_per_owner
+        if session.owner is not None and cap and self.registry.running_for(session.owner) >= cap:
+            raise Busy(
+                f"{cap} answers are already being written for this token; wait for one to "
+                "end, or cancel one.",
                 request_id=frame.request_id,
             )
         workbook = self._workbook_for(session, frame)
@@ -179,7 +246,7 @@ class ChatService:
         if workbook_id is None:
             return None
         record = self.workbooks.catalog.get(workbook_id) if self.workbooks else None
-        if record is None:
+        if record is None or not visible(record.get("owner", ""), session.owner):
             raise WorkbookNotFound(
                 f"Workbook {workbook_id[:64]!r} not found; upload it (POST /api/workbooks) or "
                 "omit `workbook_id`.",
@@ -330,7 +397,8 @@ class ChatService:
 
     def _resume(self, conn: Connection, frame: ResumeFrame) -> None:
         stream = self.registry.streams.get(frame.stream_id)
-        if stream is None:
+        owner = self.registry.sessions.get(stream.session_id) if stream is not None else None
+        if stream is None or owner is None or not visible(owner.owner, conn.owner):
             raise StreamExpired(
                 f"Stream {frame.stream_id[:64]!r} is unknown or expired; its full text is in "
                 "the session history (GET /api/sessions/{id}/messages)."

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sheetstream.protocol import CloseCode
+from sheetstream.ratelimit import MessageRate
 from sheetstream.streaming.stats import Stats
 from sheetstream.streaming.stream import Stream
 
@@ -54,11 +55,19 @@ class Connection:
         limits: DeliveryLimits,
         clock: Callable[[], float],
         remote: str = "",
+        address: str = "",
+        owner: str | None = None,
+        messages_per_minute: int = 0,
     ) -> None:
         self.connection_id = connection_id
         self.session_id = session_id
-        self.remote = remote
+        self.remote = remote  # host:port, for the admin's view
+        self.address = address  # host, for the per-address connection cap
+        self.owner = owner  # the token's owner; None when the service is open
         self.connected_at = clock()
+        self.last_received: float | None = None  # None until the client's first message
+        self.last_sent = self.connected_at
+        self.rate = MessageRate(messages_per_minute, self.connected_at)
         self.sending = False
         self.send_started = 0.0
         self.closed = False
@@ -116,6 +125,11 @@ class Connection:
         for stream, cur in self._cursors.items():
             waiting += sum(len(frame) for frame in stream.frames[cur.position :])
         return waiting
+
+    @property
+    def following(self) -> bool:
+        """Reading an answer that is still being generated."""
+        return any(not stream.finished for stream in self._cursors)
 
     @property
     def queue_depth(self) -> int:
@@ -184,7 +198,7 @@ class Connection:
 
     def _after_send(self, frame: str) -> None:
         sent, self._sent = self._sent, None
-        now = self._clock()
+        now = self.last_sent = self._clock()
         if sent is None:
             self._forget_ended_streams()
             return

@@ -28,6 +28,7 @@ def percentile(samples: list[float], q: float) -> float | None:
 class Stats:
     connections_active: int = 0
     connections_total: int = 0
+    refused_connections: int = 0  # turned away by the connection caps (1013)
     streams_started: Counter[str] = field(default_factory=Counter)
     streams_active: Counter[str] = field(default_factory=Counter)
     chunks_sent: int = 0
@@ -75,7 +76,11 @@ class Stats:
             return None if value is None else round(value * ms, 3)
 
         return {
-            "connections": {"active": self.connections_active, "total": self.connections_total},
+            "connections": {
+                "active": self.connections_active,
+                "total": self.connections_total,
+                "refused": self.refused_connections,
+            },
             "streams": {
                 "started_by_mode": dict(self.streams_started),
                 "active_by_mode": {k: v for k, v in self.streams_active.items() if v},

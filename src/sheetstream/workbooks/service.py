@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sheetstream.access import visible
 from sheetstream.errors import SheetstreamError, WorkbookNotFound
 from sheetstream.settings import Settings
 from sheetstream.workbooks.catalog import WorkbookCatalog, new_workbook_id
@@ -37,8 +38,12 @@ class WorkbookService:
             threads=settings.query_threads,
         )
 
-    async def upload(self, content_type: str, body: AsyncIterator[bytes]) -> dict[str, Any]:
-        """Receive, check, parse and profile one upload; on any refusal nothing is kept."""
+    async def upload(
+        self, content_type: str, body: AsyncIterator[bytes], owner: str | None = None
+    ) -> dict[str, Any]:
+        """Receive, check, parse and profile one upload; on any refusal nothing is kept.
+
+        The workbook belongs to `owner` ('' on an open service)."""
         workbook_id = new_workbook_id()
         folder = self.catalog.create(workbook_id)
         try:
@@ -57,6 +62,7 @@ class WorkbookService:
             sheet["warnings"] = _sheet_warnings(number, sheet, warnings)
         record = {
             "workbook_id": workbook_id,
+            "owner": owner or "",
             "filename": filename,
             "format": fmt,
             "size_bytes": original.stat().st_size,
@@ -67,23 +73,24 @@ class WorkbookService:
         self.catalog.save(workbook_id, record)
         return record
 
-    def get(self, workbook_id: str) -> dict[str, Any]:
+    def get(self, workbook_id: str, owner: str | None = None) -> dict[str, Any]:
+        """The workbook's record; another owner's answers exactly as a missing one does."""
         record = self.catalog.get(workbook_id)
-        if record is None:
+        if record is None or not visible(record.get("owner", ""), owner):
             raise WorkbookNotFound(
                 f"Workbook {workbook_id[:64]!r} not found; upload it with POST /api/workbooks."
             )
         return record
 
-    def list(self) -> list[dict[str, Any]]:
-        return [_summary(w) for w in self.catalog.list()]
+    def list(self, owner: str | None = None) -> list[dict[str, Any]]:
+        return [_summary(w) for w in self.catalog.list() if visible(w.get("owner", ""), owner)]
 
-    def delete(self, workbook_id: str) -> None:
-        if not self.catalog.delete(workbook_id):
-            self.get(workbook_id)  # raises the not-found error
+    def delete(self, workbook_id: str, owner: str | None = None) -> None:
+        self.get(workbook_id, owner)  # raises the not-found error
+        self.catalog.delete(workbook_id)
 
-    async def query(self, workbook_id: str, sql: str) -> QueryResult:
-        self.get(workbook_id)
+    async def query(self, workbook_id: str, sql: str, owner: str | None = None) -> QueryResult:
+        self.get(workbook_id, owner)
         tables = self.catalog.tables(workbook_id)
         if tables is None:
             raise SheetstreamError("workbook tables missing")
