@@ -70,9 +70,14 @@ class SheetstreamClient:
         token: str | None = None,
         **options: Any,
     ) -> _Connecting:
-        query = {k: v for k, v in (("session_id", session_id), ("token", token)) if v}
-        if query:
-            url = f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+        """Open a chat connection; `token` goes in the `Authorization` header (URLs end up in
+        logs; the server redacts `?token=`, proxies may not)."""
+        if session_id:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode({'session_id': session_id})}"
+        if token:
+            headers = dict(options.get("additional_headers") or {})
+            headers["Authorization"] = f"Bearer {token}"
+            options["additional_headers"] = headers
         options.setdefault("compression", None)
         options.setdefault("max_size", None)
         return _Connecting(url, options)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from sheetstream.errors import StorageError
+from sheetstream.errors import NotFound, StorageError
 from sheetstream.storage import create_storage
 from sheetstream.storage.base import MessageRecord, Storage
 from sheetstream.storage.sqlite import MIGRATIONS, SQLiteStorage
@@ -145,6 +145,21 @@ async def test_ensure_session_is_idempotent(storage: Storage) -> None:
     assert await storage.session_exists("s2") is False
 
 
+async def test_sessions_belong_to_their_owner(storage: Storage) -> None:
+    assert await storage.session_owner("s1") is None
+    assert await storage.ensure_session("s1", T0, "alice") is True
+    assert await storage.session_owner("s1") == "alice"
+    assert await storage.ensure_session("s1", T0 + 1, "alice") is False
+    with pytest.raises(NotFound):
+        await storage.ensure_session("s1", T0 + 2, "bob")
+    assert await storage.session_owner("s1") == "alice"  # untouched by bob's attempt
+    assert await storage.ensure_session("s1", T0 + 3) is False  # no owner given: no check
+    assert await storage.ensure_session("s2", T0) is True
+    assert await storage.session_owner("s2") == ""  # made by an open service
+    with pytest.raises(NotFound):
+        await storage.ensure_session("s2", T0 + 1, "alice")
+
+
 async def test_crash_left_streaming_becomes_interrupted(backend: StoreFactory) -> None:
     streaming = make_record(1)
     complete = make_record(2)
@@ -225,6 +240,7 @@ CALLS: dict[str, Callable[[Storage], Awaitable[object]]] = {
     "ping": lambda s: s.ping(),
     "ensure_session": lambda s: s.ensure_session("s1", T0),
     "session_exists": lambda s: s.session_exists("s1"),
+    "session_owner": lambda s: s.session_owner("s1"),
     "add_message": lambda s: s.add_message(make_record(1)),
     "finish_message": lambda s: s.finish_message(finished(make_record(1))),
     "list_messages": lambda s: s.list_messages("s1"),
