@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from sheetstream.access import TokenBook
-from sheetstream.errors import NotFound
+from sheetstream.errors import Busy, NotFound
 from sheetstream.origins import origin_allowed
 from sheetstream.protocol import CloseCode, is_valid_session_id
 from sheetstream.routes.admin import serve_admin
@@ -122,18 +122,20 @@ async def serve_chat(
         )
         return
     address = _host(scope)
-    full = service.over_capacity(address)
-    if full is not None:
-        service.stats.refused_connections += 1
-        await sink.close(CloseCode.TRY_AGAIN_LATER, full)
-        return
     limit = service.settings.max_message_bytes
     client = scope.get("client")
     remote = f"{client[0]}:{client[1]}" if client else ""
     try:
+        full = service.over_capacity(address)  # before the storage round trip, and after it
+        if full is not None:
+            raise Busy(full)
         conn = await service.connect(sink, session_id, remote, owner, address)
     except NotFound as exc:  # another owner's session: as if it did not exist
         await sink.close(CloseCode.POLICY_VIOLATION, exc.message)
+        return
+    except Busy as exc:
+        service.stats.refused_connections += 1
+        await sink.close(CloseCode.TRY_AGAIN_LATER, exc.message)
         return
     try:
         while True:

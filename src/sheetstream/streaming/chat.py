@@ -124,10 +124,15 @@ class ChatService:
     ) -> Connection:
         """Register a connection in its session and send it the `session` frame.
 
-        Raises `NotFound` for a session that belongs to another owner.
+        Raises `NotFound` for a session that belongs to another owner, and `Busy` when the
+        connection caps are reached (checked again after the storage round trip, so
+        connections arriving together cannot overshoot them).
         """
         session_id = session_id or new_id("ss")
         created = await self.storage.ensure_session(session_id, time.time(), owner)
+        full = self.over_capacity(address)
+        if full is not None:
+            raise Busy(full)
         # looked up after the await: the sweeper may drop an empty session meanwhile
         session = self.registry.session(session_id, owner)
         if created:
@@ -169,13 +174,17 @@ class ChatService:
 
         Over the message rate it gets `rate_limited`; a client that keeps flooding is closed.
         """
+        if conn.closing:
+            return
         now = self.clock()
         conn.last_received = now
         per_minute = self.settings.messages_per_minute
         verdict = conn.rate.take(now, per_minute, RATE_GRACE)
         if verdict is Verdict.EXCEEDED:
             self.stats.errors[RateLimited.code] += 1
-            conn.close(CloseCode.POLICY_VIOLATION, "rate limit exceeded; reconnect and slow down")
+            conn.close_after_queued(
+                CloseCode.POLICY_VIOLATION, "rate limit exceeded; reconnect and slow down"
+            )
             return
         if verdict is Verdict.LIMITED:
             wait = conn.rate.retry_after_s(per_minute)
@@ -397,8 +406,8 @@ class ChatService:
 
     def _resume(self, conn: Connection, frame: ResumeFrame) -> None:
         stream = self.registry.streams.get(frame.stream_id)
-        owner = self.registry.sessions.get(stream.session_id) if stream is not None else None
-        if stream is None or owner is None or not visible(owner.owner, conn.owner):
+        home = self.registry.sessions.get(stream.session_id) if stream is not None else None
+        if stream is None or home is None or not visible(home.owner or "", conn.owner):
             raise StreamExpired(
                 f"Stream {frame.stream_id[:64]!r} is unknown or expired; its full text is in "
                 "the session history (GET /api/sessions/{id}/messages)."

@@ -83,6 +83,7 @@ class Connection:
         self._waiter: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._sent: tuple[Stream, int, bool] | None = None  # what the send in flight carries
+        self._closing: tuple[int, str] | None = None  # close once the queued frames are out
 
     # --- what the session and streams call
 
@@ -92,7 +93,7 @@ class Connection:
 
     def push(self, frame: str) -> None:
         """Queue a non-chunk frame; a reader this far behind is closed as a slow consumer."""
-        if self.closed:
+        if self.closed or self._closing is not None:
             return
         if len(self._control) >= self._limits.control_frames:
             self.drop_slow_consumer("too many frames waiting")
@@ -127,6 +128,11 @@ class Connection:
         return waiting
 
     @property
+    def closing(self) -> bool:
+        """Closed, or closing once its queued frames are out: it takes no more messages."""
+        return self.closed or self._closing is not None
+
+    @property
     def following(self) -> bool:
         """Reading an answer that is still being generated."""
         return any(not stream.finished for stream in self._cursors)
@@ -153,6 +159,10 @@ class Connection:
         try:
             while not self.closed:
                 frame = self._next_frame()
+                if frame is None and self._closing is not None:
+                    self._writer = None  # closing from inside the writer: nothing to cancel
+                    self.close(*self._closing)
+                    return
                 if frame is None:
                     self.sending = False
                     for stream in list(self._cursors):
@@ -223,6 +233,16 @@ class Connection:
             return
         self._stats.slow_consumers += 1
         self.close(CloseCode.TRY_AGAIN_LATER, f"slow consumer: {why}; reconnect and resume")
+
+    def close_after_queued(self, code: int, reason: str) -> None:
+        """Close once the frames already queued are sent, so the client reads why (the
+        errors of a flood); streams stop, nothing new is queued. A peer that does not read
+        them meets the slow-consumer deadlines."""
+        if self.closed or self._closing is not None:
+            return
+        self._closing = (code, reason)
+        self.unsubscribe_all()
+        self.wake()
 
     def close(self, code: int, reason: str) -> None:
         """Close from the server side; the route's reader sees the disconnect and cleans up."""
