@@ -17,7 +17,7 @@ from pathlib import Path
 
 MIN_TOKEN_CHARS = 16
 _OWNER = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
-_QUERY_TOKEN = re.compile(r"(?i)(token=)[^&\s\"']+")
+_SECRET = re.compile(r"(?i)(token=|bearer\s+)[^&\s\"']+")
 
 
 def _digest(token: str) -> bytes:
@@ -89,5 +89,6 @@ def visible(record_owner: str | None, owner: str | None) -> bool:
 
 
 def redact_tokens(text: str) -> str:
-    """`...?token=abc&x=1` -> `...?token=***&x=1`: for anything that may reach a log."""
-    return _QUERY_TOKEN.sub(r"\1***", text)
+    """`?token=abc&x=1` -> `?token=***&x=1`, `Bearer abc` -> `Bearer ***`: for anything that
+    may reach a log (request lines; handshake headers at debug level)."""
+    return _SECRET.sub(r"\1***", text)

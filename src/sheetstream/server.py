@@ -41,14 +41,15 @@ class _QuietInvalidUTF8(logging.Filter):
 
 
 class _RedactTokens(logging.Filter):
-    """Request lines carry `?token=` for browsers; no token reaches a log."""
+    """Request lines carry `?token=` for browsers, and at debug level the WebSocket layer logs
+    every handshake header, `Authorization` included; no token reaches a log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact_tokens(record.msg)
         if isinstance(record.args, tuple):
             record.args = tuple(
-                redact_tokens(a) if isinstance(a, str) and "token=" in a.lower() else a
+                redact_tokens(a) if isinstance(a, str) else a
                 for a in record.args
             )
         return True

@@ -79,6 +79,8 @@ def test_visibility_open_sees_all_owners_see_their_own() -> None:
         ("/ws/chat?session_id=s1&token=abc&x=1", "/ws/chat?session_id=s1&token=***&x=1"),
         ("/ws/chat?TOKEN=abc", "/ws/chat?TOKEN=***"),
         ("/ws/chat?session_id=s1", "/ws/chat?session_id=s1"),
+        ("Bearer abc.def-ghi", "Bearer ***"),
+        ("authorization: bearer  abc", "authorization: bearer  ***"),
     ],
 )
 def test_redact_tokens(line: str, expected: str) -> None:
