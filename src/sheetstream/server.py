@@ -48,10 +48,7 @@ class _RedactTokens(logging.Filter):
         if isinstance(record.msg, str):
             record.msg = redact_tokens(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact_tokens(a) if isinstance(a, str) else a
-                for a in record.args
-            )
+            record.args = tuple(redact_tokens(a) if isinstance(a, str) else a for a in record.args)
         return True
 
 
