@@ -1,10 +1,11 @@
 """Running the app under uvicorn with sheetstream's WebSocket settings.
 
-The WebSocket protocol class is uvicorn's Sans-I/O one with three changes: shutdown closes
+The WebSocket protocol class is uvicorn's Sans-I/O one with four changes: shutdown closes
 clients with 1001 (going away: reconnect and resume) instead of 1012; a close asked for while
 the peer has stopped reading aborts the transport instead of waiting for a drain that will
-never come (the slow-consumer policy depends on it); and a close frame that arrives in the
-middle of a fragmented message closes cleanly, as RFC 6455 section 5.4 allows (Autobahn 7.1.5).
+never come (the slow-consumer policy depends on it); a policy close (1008) waits one second,
+not ten, for the peer's answer; and a close frame that arrives in the middle of a fragmented
+message closes cleanly, as RFC 6455 section 5.4 allows (Autobahn 7.1.5).
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ for _name in ("uvicorn.error", "uvicorn.access"):
     logging.getLogger(_name).addFilter(_RedactTokens())
 
 
+POLICY_CLOSE_TIMEOUT_S = 1.0
+_SHORT_CLOSE = frozenset({CloseCode.POLICY_VIOLATION})
+
+
 class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,6 +83,11 @@ class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
         super().shutdown()
 
     async def send(self, message: Any) -> None:
+        if message["type"] == "websocket.close" and message.get("code") in _SHORT_CLOSE:
+            # After our close frame uvicorn reads, and discards, until the peer answers it.
+            # A client closed for breaking policy (flooding, a bad token) gets one second of
+            # that, not ten: a flood would keep a core busy meanwhile.
+            self.close_timeout = POLICY_CLOSE_TIMEOUT_S
         if (
             message["type"] == "websocket.close"
             and self.handshake_complete

@@ -152,6 +152,8 @@ async def serve_chat(
                 conn.close(CloseCode.MESSAGE_TOO_BIG, f"message over {limit} bytes")
                 break
             service.handle(conn, text)
+            if conn.closing:
+                break  # a client we are closing is not read: TCP pushes back on a flood
     except Exception:
         log.exception("chat connection %s failed", conn.connection_id)
         conn.close(CloseCode.INTERNAL_ERROR, "internal error; reconnect and resume")

@@ -23,6 +23,9 @@ class FrameSink(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
 
+CLOSING_GRACE_S = 1.0  # longest a closing connection may take to send what it has queued
+
+
 class SinkClosed(Exception):
     """The peer went away while a frame was being sent."""
 
@@ -84,6 +87,7 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
         self._sent: tuple[Stream, int, bool] | None = None  # what the send in flight carries
         self._closing: tuple[int, str] | None = None  # close once the queued frames are out
+        self._close_task: asyncio.Task[None] | None = None
 
     # --- what the session and streams call
 
@@ -148,12 +152,21 @@ class Connection:
         self._writer = asyncio.create_task(self._run(), name=f"writer-{self.connection_id}")
 
     async def stop(self) -> None:
+        """Stop delivering. A connection closing after its queued frames gets up to
+        `CLOSING_GRACE_S` to send them (a peer that does not read gets its close then)."""
+        writer = self._writer
+        if self._closing is not None and not self.closed and writer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(writer), CLOSING_GRACE_S)
+            self.close(*self._closing)
         self.closed = True
         self.unsubscribe_all()
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, SinkClosed):
                 await self._writer
+        if self._close_task is not None:
+            await self._close_task  # the close frame is out before the route returns
 
     async def _run(self) -> None:
         try:
@@ -253,7 +266,7 @@ class Connection:
         self.unsubscribe_all()
         if self._writer is not None:
             self._writer.cancel()
-        task = asyncio.create_task(self._close_sink(code, reason))
+        task = self._close_task = asyncio.create_task(self._close_sink(code, reason))
         _closing.add(task)
         task.add_done_callback(_closing.discard)
 
