@@ -32,6 +32,11 @@ class EndReason(StrEnum):
     ERROR = "error"
 
 
+# The close reason of a connection that kept sending past the rate limit; the WebSocket layer
+# stops reading such a peer at once instead of draining its flood until it answers the close.
+FLOOD_CLOSE_REASON = "rate limit exceeded; reconnect and slow down"
+
+
 class CloseCode:
     NORMAL = 1000
     GOING_AWAY = 1001

@@ -4,8 +4,9 @@ The WebSocket protocol class is uvicorn's Sans-I/O one with four changes: shutdo
 clients with 1001 (going away: reconnect and resume) instead of 1012; a close asked for while
 the peer has stopped reading aborts the transport instead of waiting for a drain that will
 never come (the slow-consumer policy depends on it); a policy close (1008) waits one second,
-not ten, for the peer's answer; and a close frame that arrives in the middle of a fragmented
-message closes cleanly, as RFC 6455 section 5.4 allows (Autobahn 7.1.5).
+not ten, for the peer's answer, and stops reading a flooding peer meanwhile; and a close frame
+that arrives in the middle of a fragmented message closes cleanly, as RFC 6455 section 5.4
+allows (Autobahn 7.1.5).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from websockets.frames import Frame, Opcode
 from websockets.server import ServerProtocol
 
 from sheetstream.access import redact_tokens
-from sheetstream.protocol import CloseCode
+from sheetstream.protocol import FLOOD_CLOSE_REASON, CloseCode
 from sheetstream.settings import Settings
 
 
@@ -88,6 +89,14 @@ class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
             # A client closed for breaking policy (flooding, a bad token) gets one second of
             # that, not ten: a flood would keep a core busy meanwhile.
             self.close_timeout = POLICY_CLOSE_TIMEOUT_S
+        if message["type"] == "websocket.close" and message.get("reason") == FLOOD_CLOSE_REASON:
+            await super().send(message)
+            if self.close_sent and not self.transport.is_closing():
+                # uvicorn would read, and discard, the flood until the peer answers the close;
+                # leave it in the peer's socket instead, and drop the connection at the timeout
+                self.read_paused = True
+                self.transport.pause_reading()
+            return
         if (
             message["type"] == "websocket.close"
             and self.handshake_complete

@@ -589,3 +589,38 @@ async def test_no_token_reaches_the_logs_frames_or_bodies(
         assert secret not in logged
     for text in seen:
         assert_clean(text)
+
+
+async def test_broadcast_to_one_owner_reaches_only_their_connections(
+    start_server: StartServer,
+) -> None:
+    srv = await start_server(api_tokens=TOKENS, admin_token=ADMIN)
+    url = f"{srv.ws}/ws/chat"
+    async with (
+        SheetstreamClient.connect(url, token=ALICE) as alice_one,
+        SheetstreamClient.connect(url, token=ALICE) as alice_two,
+        SheetstreamClient.connect(url, token=BOB) as bob,
+        httpx.AsyncClient(base_url=srv.http) as http,
+    ):
+        listed = (await http.get("/api/admin/sessions", **creds(ADMIN))).json()["sessions"]
+        owners = sorted(s["owner"] for s in listed)
+        assert owners == ["alice", "alice", "bob"]
+        assert all(c["owner"] == s["owner"] for s in listed for c in s["connections"])
+        reply = await http.post(
+            "/api/admin/broadcast",
+            json={"content": "for alice", "owner": "alice"},
+            **creds(ADMIN),
+        )
+        assert reply.json() == {"receipt": {"delivered": 2, "failed": 0}}
+        for client in (alice_one, alice_two):
+            frame = await asyncio.wait_for(client.recv(), 5)
+            assert frame["type"] == "broadcast" and frame["content"] == "for alice"
+        # bob got nothing: the next frame he reads is the pong to his own ping
+        assert (await bob.ping(7))["type"] == "pong"
+        assert not any(f.get("type") == "broadcast" for f in bob.pending)
+        both = await http.post(
+            "/api/admin/broadcast",
+            json={"content": "x", "owner": "alice", "session_id": alice_one.session_id},
+            **creds(ADMIN),
+        )
+        assert both.status_code == 400 and "not both" in both.json()["message"]

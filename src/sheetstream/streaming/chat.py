@@ -182,9 +182,7 @@ class ChatService:
         verdict = conn.rate.take(now, per_minute, RATE_GRACE)
         if verdict is Verdict.EXCEEDED:
             self.stats.errors[RateLimited.code] += 1
-            conn.close_after_queued(
-                CloseCode.POLICY_VIOLATION, "rate limit exceeded; reconnect and slow down"
-            )
+            conn.close_after_queued(CloseCode.POLICY_VIOLATION, protocol.FLOOD_CLOSE_REASON)
             return
         if verdict is Verdict.LIMITED:
             wait = conn.rate.retry_after_s(per_minute)
