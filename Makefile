@@ -22,7 +22,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: $(STAMP) lint typecheck
+# The browser tests drive Debian's Chromium; install it once where it is missing.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
+test: $(STAMP) $(CHROMIUM) lint typecheck
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

@@ -15,7 +15,7 @@ from sheetstream import __version__
 from sheetstream.access import TokenBook
 from sheetstream.errors import LLMError, SheetstreamError
 from sheetstream.llm import create_model
-from sheetstream.routes import admin_http, health, metrics, sessions, workbooks
+from sheetstream.routes import admin_http, health, metrics, sessions, web, workbooks
 from sheetstream.settings import Settings
 from sheetstream.storage import create_storage
 from sheetstream.streaming.admin import AdminService
@@ -76,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sessions.router)
     app.include_router(workbooks.router)
     app.include_router(admin_http.router)
+    app.include_router(web.router)
+    app.mount("/static", web.static, name="static")
     if settings.echo_endpoint:
         from sheetstream.routes import echo
 

@@ -1,0 +1,40 @@
+"""The web page and the admin dashboard: static files from `sheetstream/web`, no build step.
+
+`GET /` is shared with the health report: browsers (which ask for `text/html`) get the chat
+page, everyone else the JSON status (see `routes/health.py`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+from starlette.staticfiles import StaticFiles
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+# The pages load nothing from elsewhere and run no inline script: a reply that smuggled HTML
+# past the renderer still could not run code or send data away.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+router = APIRouter()
+
+
+def page(name: str) -> FileResponse:
+    return FileResponse(WEB_DIR / name, media_type="text/html", headers=SECURITY_HEADERS)
+
+
+@router.get("/admin", include_in_schema=False)
+async def admin_page() -> FileResponse:
+    return page("admin.html")
+
+
+static = StaticFiles(directory=WEB_DIR)
