@@ -14,10 +14,14 @@ CHROMIUM = os.environ.get("SHEETSTREAM_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = os.environ.get("SHEETSTREAM_SCREENSHOTS", "")
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+def _require_chromium() -> None:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (make test does it)")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    _require_chromium()
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -3,7 +3,6 @@ survive a dropped connection, follow a session from a second tab, broadcasts, to
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +189,8 @@ async def test_with_tokens_the_page_asks_for_one_and_then_works(
     token = "alice-browser-t0ken-123"
     srv = await start_server(api_tokens=[f"alice:{token}"])
     await page.goto(srv.http)
-    await expect(page.locator("#token-note")).to_contain_text("needs an access token", timeout=WAIT_MS)
+    note = page.locator("#token-note")
+    await expect(note).to_contain_text("needs an access token", timeout=WAIT_MS)
     await page.fill("#token", "wrong-token-0123456789")
     await page.click("#token-form button[type=submit]")
     await expect(page.locator("#token-note")).to_contain_text("refused", timeout=WAIT_MS)
@@ -208,9 +208,7 @@ async def test_with_tokens_the_page_asks_for_one_and_then_works(
     await expect(page.locator("li.answer")).to_have_count(1, timeout=WAIT_MS)
 
 
-async def test_usable_at_phone_width(
-    start_server: StartServer, page: Page, tmp_path: Path
-) -> None:
+async def test_usable_at_phone_width(start_server: StartServer, page: Page, tmp_path: Path) -> None:
     srv = await start_server()
     await page.set_viewport_size({"width": 390, "height": 844})
     await open_page(page, srv)
@@ -222,3 +220,18 @@ async def test_usable_at_phone_width(
     assert width <= 390, f"the page scrolls sideways: {width} px wide"
     await expect(page.locator("#send")).to_be_in_viewport()
     await screenshot(page, "chat-phone", tmp_path)
+
+
+async def test_keyboard_and_a_model_that_is_down(start_server: StartServer, page: Page) -> None:
+    srv = await start_server(synthetic_text="/nonexistent/answer.txt")  # the model cannot load
+    await open_page(page, srv)
+    await page.fill("#question", "first line")
+    await page.press("#question", "Shift+Enter")
+    await page.type("#question", "second line")
+    assert await page.input_value("#question") == "first line\nsecond line"
+    await expect(page.locator("li.question")).to_have_count(0)  # Shift+Enter did not send
+    await page.press("#question", "Enter")
+    await expect(page.locator("li.question")).to_have_text(["first line\nsecond line"])
+    answer = page.locator("li.answer")
+    await expect(answer).to_contain_text("The model is not available right now", timeout=WAIT_MS)
+    await expect(page.locator("#send")).to_be_enabled()  # free to ask again

@@ -15,9 +15,12 @@ router = APIRouter()
 async def root(request: Request) -> Response:
     """The chat page for browsers; the service's status, as JSON, for everyone else."""
     if "text/html" in request.headers.get("accept", ""):
-        return page("index.html")
-    report = await health_report(request.app.state)
-    return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+        response: Response = page("index.html")
+    else:
+        report = await health_report(request.app.state)
+        response = JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+    response.headers["Vary"] = "Accept"  # one URL, two answers: caches must keep both
+    return response
 
 
 @router.get("/healthz")

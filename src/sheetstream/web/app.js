@@ -108,7 +108,8 @@ function finish(view, frame) {
   const bits = [];
   if (frame.reason === "cancelled") bits.push("stopped");
   else if (frame.reason === "length") bits.push("cut at the length limit");
-  else if (frame.reason === "error") bits.push("ended by an error");
+  else if (frame.reason === "error") bits.push(view.error || "ended by an error");
+  else if (frame.reason === "interrupted") bits.push("interrupted: the server restarted before this answer ended; ask again");
   if (frame.grounding) {
     const found = frame.grounding.found?.length || 0;
     const missing = frame.grounding.not_found?.length || 0;
@@ -197,9 +198,11 @@ function showError(frame) {
     if (state.active === view) setActive(null);
     return;
   }
-  const streamView = frame.stream_id && state.streams.get(frame.stream_id);
+  const streamView =
+    (frame.stream_id && state.streams.get(frame.stream_id)) ||
+    (frame.request_id && [...state.streams.values()].find((v) => v.requestId === frame.request_id && !v.done));
   if (streamView) {
-    streamView.el.querySelector(".meta").textContent = explain(frame);
+    streamView.error = explain(frame); // shown when its `end` arrives
     streamView.el.classList.add("failed");
     return;
   }
@@ -295,6 +298,12 @@ async function onSession(frame) {
         status("reconnected — picking the answer up where it stopped", "ok", 4000);
       }
     }
+    // answers the server no longer has (it restarted): say so rather than wait forever
+    const live = new Set(frame.resumable || []);
+    for (const view of [...state.streams.values(), ...state.pending.values()]) {
+      if (!view.done && !live.has(view.streamId)) finish(view, { reason: "interrupted" });
+    }
+    state.pending.clear();
   }
 }
 
@@ -420,7 +429,8 @@ function retry(why) {
 
 async function diagnose() {
   try {
-    const health = await (await fetch("/", { headers: { Accept: "application/json" } })).json();
+    const reply = await fetch("/", { headers: { Accept: "application/json" }, cache: "no-store" });
+    const health = await reply.json();
     if (health.access !== "tokens") return null;
     if (!state.token) return "This server needs an access token: paste yours under Token.";
     const probe = await api("/api/workbooks");
