@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def origin_allowed(origin: str | None, host: str | None, scheme: str, allowed: list[str]) -> bool:
     """Programs (no Origin), same-origin pages and exact allow-list entries; nothing else.
@@ -18,3 +20,16 @@ def origin_allowed(origin: str | None, host: str | None, scheme: str, allowed: l
         return False
     http = "https" if scheme in ("wss", "https") else "http"
     return origin.lower() == f"{http}://{host}".lower()
+
+
+def handshake_origin_allowed(scope: dict[str, Any], allowed: list[str]) -> bool:
+    """`origin_allowed` for an ASGI WebSocket scope's headers."""
+    headers = dict(scope.get("headers") or [])
+    origin = headers.get(b"origin")
+    host = headers.get(b"host")
+    return origin_allowed(
+        origin.decode("latin-1") if origin is not None else None,
+        host.decode("latin-1") if host is not None else None,
+        scope.get("scheme", "ws"),
+        allowed,
+    )

@@ -32,6 +32,14 @@ class EndReason(StrEnum):
     ERROR = "error"
 
 
+def close_reason(text: str) -> str:
+    """A close reason that fits a close frame: at most 123 bytes of UTF-8, cut at a character."""
+    data = text.encode()
+    if len(data) <= 123:
+        return text
+    return data[:120].decode("utf-8", "ignore") + "…"  # the ellipsis is 3 bytes
+
+
 # The close reason of a connection that kept sending past the rate limit; the WebSocket layer
 # stops reading such a peer at once instead of draining its flood until it answers the close.
 FLOOD_CLOSE_REASON = "rate limit exceeded; reconnect and slow down"

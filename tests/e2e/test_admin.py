@@ -146,3 +146,61 @@ async def test_http_admin_is_off_without_a_token(start_server: StartServer) -> N
     async with httpx.AsyncClient(base_url=srv.http) as http:
         off = await http.get("/api/admin/sessions", headers={"authorization": "Bearer x"})
     assert off.status_code == 403 and "SHEETSTREAM_ADMIN_TOKEN" in off.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "broadcast", "content": "x", "session_id": [1]},
+        {"type": "broadcast", "content": "x", "owner": {"a": 1}},
+        {"type": "broadcast", "content": "x", "level": 3},
+        {"type": "disconnect", "connection_id": 7},
+        {"type": "disconnect", "session_id": "room-1", "reason": ["r"]},
+    ],
+)
+async def test_ill_typed_admin_fields_get_an_error_and_the_channel_stays(
+    start_server: StartServer, frame: dict[str, Any]
+) -> None:
+    srv = await start_server(admin_token=TOKEN)
+    async with connect(admin_url(srv)) as admin:
+        reply = await ask(admin, {**frame, "request_id": "a1"})
+        assert reply["type"] == "error" and reply["code"] == "bad_request"
+        assert reply["request_id"] == "a1" and "must be a string" in reply["message"]
+        assert (await ask(admin, {"type": "sessions"}))["type"] == "sessions"
+
+
+async def test_a_long_disconnect_reason_is_cut_to_fit_the_close_frame(
+    start_server: StartServer,
+) -> None:
+    srv = await start_server(admin_token=TOKEN)
+    async with (
+        connect(admin_url(srv)) as admin,
+        connect(f"{srv.ws}/ws/room-1") as chat,
+    ):
+        await chat.recv()  # session
+        reason = "é" * 200  # 400 bytes of UTF-8; a close frame holds 123
+        receipt = await ask(admin, {"type": "disconnect", "session_id": "room-1", "reason": reason})
+        assert receipt["closed"] == 1
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await chat.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        got = closed.value.rcvd.reason
+        assert got.endswith("…") and len(got.encode()) <= 123 and reason.startswith(got[:-1])
+
+
+async def test_broadcast_to_an_unknown_session_is_not_found(start_server: StartServer) -> None:
+    srv = await start_server(admin_token=TOKEN)
+    async with connect(admin_url(srv)) as admin:
+        reply = await ask(admin, {"type": "broadcast", "content": "x", "session_id": "nobody"})
+    assert reply["type"] == "error" and reply["code"] == "not_found"
+
+
+async def test_admin_handshake_from_a_foreign_page_is_refused(start_server: StartServer) -> None:
+    srv = await start_server(admin_token=TOKEN)
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(admin_url(srv), origin="https://evil.example"):  # type: ignore[arg-type]
+            pass
+    assert info.value.response.status_code == 403
+    async with connect(admin_url(srv), origin=f"http://127.0.0.1:{srv.port}") as admin:  # type: ignore[arg-type]
+        assert (await ask(admin, {"type": "sessions"}))["type"] == "sessions"

@@ -55,6 +55,9 @@ async def test_performance_figures_move_with_traffic(start_server: StartServer) 
     assert perf["delivery_latency_ms"]["samples"] > 0
     assert perf["delivery_latency_ms"]["p50"] <= perf["delivery_latency_ms"]["p99"]
     assert perf["time_to_first_token_ms"]["samples"] == 2
+    recent = perf["time_to_first_token_ms"]["last_60s"]
+    assert recent["samples"] == 2 and recent["p50"] is not None
+    assert perf["delivery_latency_ms"]["last_60s"]["samples"] >= 1
     assert perf["throughput_tokens_per_s"]["last_60s"] >= 0
     for name in (
         "sheetstream_connections_active 1.0",

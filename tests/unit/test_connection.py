@@ -180,3 +180,21 @@ async def test_idle_connections_close_unless_reading_a_running_answer() -> None:
     registry.enforce(deadlines)
     await settle()
     assert reader_sink.closed_with is not None and reader_sink.closed_with[0] == 1000
+
+
+def test_recent_percentiles_cover_only_the_last_minute() -> None:
+    stats = Stats()
+    for i in range(10):
+        stats.record_chunk(1, 10, latency=1.0, now=float(i))  # old and slow
+        stats.record_first_token(2.0, now=float(i))
+    for i in range(5):
+        stats.record_chunk(1, 10, latency=0.001, now=100.0 + i)
+        stats.record_first_token(0.1, now=100.0 + i)
+    figures = stats.snapshot(now=110.0)
+    assert figures["delivery_latency_ms"]["p99"] == 1000.0  # since start
+    assert figures["delivery_latency_ms"]["last_60s"] == {"p50": 1.0, "p99": 1.0, "samples": 5}
+    assert figures["time_to_first_token_ms"]["last_60s"] == {
+        "p50": 100.0,
+        "p99": 100.0,
+        "samples": 5,
+    }

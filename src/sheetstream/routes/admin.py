@@ -16,6 +16,7 @@ import orjson
 
 from sheetstream import protocol
 from sheetstream.errors import BadRequest, SheetstreamError
+from sheetstream.origins import handshake_origin_allowed
 from sheetstream.protocol import CloseCode
 from sheetstream.routes.auth import handshake_token, token_matches
 from sheetstream.streaming.admin import AdminService
@@ -30,7 +31,9 @@ MIN_INTERVAL_MS = 100
 async def serve_admin(admin: AdminService, scope: Scope, receive: Receive, send: Send) -> None:
     if (await receive())["type"] != "websocket.connect":
         return
-    if not token_matches(handshake_token(scope), admin.chat.settings.admin_token):
+    if not handshake_origin_allowed(scope, admin.chat.settings.allowed_origins) or not (
+        token_matches(handshake_token(scope), admin.chat.settings.admin_token)
+    ):
         await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})  # HTTP 403
         return
     await send({"type": "websocket.accept"})
@@ -85,12 +88,17 @@ def _handle(admin: AdminService, text: str) -> tuple[str | None, str, float | No
             if not isinstance(content, str) or not content:
                 raise BadRequest('"broadcast" needs "content": a non-empty string.')
             receipt = admin.broadcast(
-                content, frame.get("level", "info"), frame.get("session_id"), frame.get("owner")
+                content,
+                _text(frame, "level") or "info",
+                _text(frame, "session_id"),
+                _text(frame, "owner"),
             )
             return request_id, _receipt(request_id, **receipt), None
         if kind == "disconnect":
             closed = admin.disconnect(
-                frame.get("session_id"), frame.get("connection_id"), str(frame.get("reason", ""))
+                _text(frame, "session_id"),
+                _text(frame, "connection_id"),
+                _text(frame, "reason") or "",
             )
             return request_id, _receipt(request_id, closed=closed), None
         if kind == "cancel":
@@ -104,6 +112,14 @@ def _handle(admin: AdminService, text: str) -> tuple[str | None, str, float | No
         )
     except SheetstreamError as exc:
         return request_id, protocol.error_frame(exc.code, exc.message, request_id), None
+
+
+def _text(frame: dict[str, Any], key: str) -> str | None:
+    """An optional string field: absent or null is None; any other type is a bad request."""
+    value = frame.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise BadRequest(f'"{key}" must be a string.')
 
 
 def _receipt(request_id: str | None, **counts: int) -> str:

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs
 
 from sheetstream.access import TokenBook
 from sheetstream.errors import Busy, NotFound
-from sheetstream.origins import origin_allowed
-from sheetstream.protocol import CloseCode, is_valid_session_id
+from sheetstream.origins import handshake_origin_allowed
+from sheetstream.protocol import CloseCode, close_reason, is_valid_session_id
 from sheetstream.routes.admin import serve_admin
 from sheetstream.routes.auth import handshake_token
 from sheetstream.streaming.chat import ChatService
@@ -47,7 +47,9 @@ class ASGISink:
 
     async def close(self, code: int, reason: str) -> None:
         try:
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+            await self._send(
+                {"type": "websocket.close", "code": code, "reason": close_reason(reason)}
+            )
         except (RuntimeError, OSError) as exc:
             raise SinkClosed(str(exc)) from None
 
@@ -95,15 +97,7 @@ async def serve_chat(
 ) -> None:
     if (await receive())["type"] != "websocket.connect":
         return
-    headers = dict(scope.get("headers") or [])
-    origin = headers.get(b"origin")
-    host = headers.get(b"host")
-    if not origin_allowed(
-        origin.decode("latin-1") if origin is not None else None,
-        host.decode("latin-1") if host is not None else None,
-        scope.get("scheme", "ws"),
-        service.settings.allowed_origins,
-    ):
+    if not handshake_origin_allowed(scope, service.settings.allowed_origins):
         # closing before accepting refuses the handshake: the browser gets HTTP 403
         await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})
         return

@@ -56,6 +56,8 @@ class AdminService:
             raise BadRequest(f"`level` must be one of {', '.join(LEVELS)}.")
         if session_id is not None and owner is not None:
             raise BadRequest("Target one `session_id` or one `owner`, not both.")
+        if session_id is not None and session_id not in self.chat.registry.sessions:
+            raise NotFound("No such session here; list them with `sessions`.")
         frame = protocol.broadcast_frame(content, level, time.time())
         targets = self._connections(session_id)
         if owner is not None:

@@ -231,7 +231,7 @@ class Connection:
         self._stats.record_chunk(stream.chunk_tokens[seq - 1], len(frame), latency, now)
         if seq == 1 and live and not stream.ttft_recorded:
             stream.ttft_recorded = True
-            self._stats.first_token.append(now - stream.created_at)
+            self._stats.record_first_token(now - stream.created_at, now)
 
     def _forget_ended_streams(self) -> None:
         done = [s for s, cur in self._cursors.items() if cur.end_sent]

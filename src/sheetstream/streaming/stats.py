@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from itertools import takewhile
 from typing import Any
 
 LATENCY_SAMPLES = 20_000
@@ -40,6 +41,9 @@ class Stats:
     errors: Counter[str] = field(default_factory=Counter)
     delivery_latency: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
     first_token: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
+    # when each sample above was taken (monotonic), for the figures of the last WINDOW_S
+    delivery_at: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
+    first_token_at: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
     # tokens sent per whole second of the monotonic clock, for the last WINDOW_S seconds
     _second: int = 0
     _per_second: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=WINDOW_S + 2))
@@ -51,12 +55,17 @@ class Stats:
         self.bytes_sent += size
         if latency is not None:
             self.delivery_latency.append(latency)
+            self.delivery_at.append(now)
         second = int(now)
         if second != self._second:
             self._per_second.append((self._second, self._this_second_tokens))
             self._second = second
             self._this_second_tokens = 0
         self._this_second_tokens += tokens
+
+    def record_first_token(self, seconds: float, now: float) -> None:
+        self.first_token.append(seconds)
+        self.first_token_at.append(now)
 
     def throughput(self, window_s: int, now: float) -> float:
         """Tokens sent per second over the last `window_s` whole seconds."""
@@ -74,6 +83,12 @@ class Stats:
         def scaled(samples: list[float], q: float) -> float | None:
             value = percentile(samples, q)
             return None if value is None else round(value * ms, 3)
+
+        def recent(samples: deque[float], taken: deque[float]) -> dict[str, Any]:
+            since = now - WINDOW_S
+            newest_first = zip(reversed(samples), reversed(taken), strict=True)
+            window = [v for v, _ in takewhile(lambda pair: pair[1] >= since, newest_first)]
+            return {"p50": scaled(window, 50), "p99": scaled(window, 99), "samples": len(window)}
 
         return {
             "connections": {
@@ -103,11 +118,13 @@ class Stats:
                 "p95": scaled(latency, 95),
                 "p99": scaled(latency, 99),
                 "samples": len(latency),
+                "last_60s": recent(self.delivery_latency, self.delivery_at),
             },
             "time_to_first_token_ms": {
                 "p50": scaled(first, 50),
                 "p99": scaled(first, 99),
                 "samples": len(first),
+                "last_60s": recent(self.first_token, self.first_token_at),
             },
             "resumes": self.resumes,
             "cancels": self.cancels,
