@@ -3,14 +3,16 @@ survive a dropped connection, follow a session from a second tab, broadcasts, to
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openpyxl
+import uvicorn
 from playwright.async_api import Page, expect
 
-from sheetstream.server import SheetstreamWSProtocol
+from sheetstream.server import SheetstreamWSProtocol, uvicorn_config
 from tests.browser.conftest import screenshot
 from tests.conftest import SAMPLE, RunningServer, StartServer
 
@@ -235,3 +237,26 @@ async def test_keyboard_and_a_model_that_is_down(start_server: StartServer, page
     answer = page.locator("li.answer")
     await expect(answer).to_contain_text("The model is not available right now", timeout=WAIT_MS)
     await expect(page.locator("#send")).to_be_enabled()  # free to ask again
+
+
+async def test_a_server_restart_is_survived(start_server: StartServer, page: Page) -> None:
+    srv = await start_server(synthetic_rate=10, shutdown_grace_s=1.0)
+    await open_page(page, srv)
+    await ask(page, "an answer the restart cuts short")
+    answer = page.locator("li.answer")
+    await expect(answer.locator(".text")).to_contain_text("Revenue", timeout=WAIT_MS)
+    await srv.stop()  # clients get 1001; the partial answer is stored as interrupted
+    await expect(page.locator("#status")).to_contain_text("reconnecting", timeout=WAIT_MS)
+    again = uvicorn.Server(uvicorn_config(srv.settings, port=srv.port))
+    task = asyncio.create_task(again.serve())
+    try:
+        await expect(answer).to_have_attribute("data-reason", "interrupted", timeout=WAIT_MS)
+        await expect(answer.locator(".meta")).to_contain_text("server restarted")
+        await expect(page.locator("#send")).to_be_enabled()
+        await ask(page, "and after the restart?")
+        await expect(page.locator("li.answer[data-reason=complete]")).to_have_count(
+            1, timeout=WAIT_MS
+        )
+    finally:
+        again.should_exit = True
+        await task
