@@ -131,6 +131,8 @@ def uvicorn_config(settings: Settings, app: Any = None, **overrides: Any) -> uvi
         "log_level": settings.log_level,
         "lifespan": "on",
         "server_header": False,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
     }
     options.update(overrides)
     if app is None:

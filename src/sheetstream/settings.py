@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         "besides same-origin and origin-less clients.",
     )
 
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="Comma-separated addresses (or `*`) of reverse proxies whose "
+        "`X-Forwarded-For` names the client, for the per-address cap and the logs; "
+        "empty trusts none.",
+    )
+
     # --- limits
     max_connections: int = Field(
         10000, description="Chat connections the process holds at once; more get 1013."

@@ -241,6 +241,32 @@ async def test_per_address_cap_counts_each_address_on_its_own(start_server: Star
         await admitted_again(two)
 
 
+@pytest.mark.parametrize("trusted", ["127.0.0.1,::1", ""])
+async def test_the_address_behind_a_trusted_proxy_is_the_forwarded_one(
+    start_server: StartServer, trusted: str
+) -> None:
+    srv = await start_server(max_connections_per_address=1, trusted_proxies=trusted)
+    forwarded = {"X-Forwarded-For": "203.0.113.7"}
+    async with connect(f"{srv.ws}/ws/proxied-1", additional_headers=forwarded) as one:
+        await admitted(one)
+        # a direct client of the same machine: another address only if the proxy is trusted
+        async with connect(f"{srv.ws}/ws/direct") as direct:
+            if trusted:
+                await admitted(direct)
+            else:
+                code, _ = await closed_with(direct)
+                assert code == 1013
+        async with connect(f"{srv.ws}/ws/proxied-2", additional_headers=forwarded) as two:
+            code, reason = await closed_with(two)
+        assert code == 1013 and "address" in reason
+
+    # every address's count returns to nothing once its connections are gone
+    async def no_addresses_left() -> bool:
+        return not srv.app.state.chat.registry.per_address
+
+    assert await eventually(no_addresses_left)
+
+
 # --- message rate
 
 
