@@ -83,6 +83,12 @@ async def test_upload_then_ask_in_each_mode(
     await expect(answer.locator(".meta")).to_contain_text("found in the data")
     await screenshot(page, "chat-workbook-answer", tmp_path)
 
+    await page.reload()  # the history brings back the answers with their query blocks
+    answer = page.locator("li.answer").last
+    await expect(answer.locator(".tool summary")).to_have_text("query — 3 rows", timeout=WAIT_MS)
+    await expect(answer.locator("mark.found").first).to_be_visible()
+    await expect(page.locator(".workbook h2")).to_have_text("sales.xlsx")
+
 
 async def test_escape_stops_the_answer_for_real(start_server: StartServer, page: Page) -> None:
     srv = await start_server(synthetic_rate=10)

@@ -145,6 +145,16 @@ async def test_ensure_session_is_idempotent(storage: Storage) -> None:
     assert await storage.session_exists("s2") is False
 
 
+async def test_tool_frames_round_trip(storage: Storage) -> None:
+    await storage.ensure_session("s1", T0)
+    record = make_record(1)
+    await storage.add_message(record)
+    tools = [{"type": "tool", "name": "run_sql", "query": "SELECT 1", "rows": [[1]], "n": 1.5}]
+    await storage.finish_message(finished(record, tools=tools))
+    (got,) = await storage.list_messages("s1")
+    assert got.tools == tools and got.to_json()["tools"] == tools
+
+
 async def test_sessions_belong_to_their_owner(storage: Storage) -> None:
     assert await storage.session_owner("s1") is None
     assert await storage.ensure_session("s1", T0, "alice") is True

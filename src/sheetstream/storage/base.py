@@ -28,6 +28,7 @@ class MessageRecord:
     duration_ms: float | None = None
     workbook_id: str | None = None
     grounding: dict[str, Any] | None = None  # numbers the answer states, found or not
+    tools: list[dict[str, Any]] | None = None  # the `tool` frames the answer sent, in order
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -47,6 +48,7 @@ class MessageRecord:
             "duration_ms": self.duration_ms,
             "workbook_id": self.workbook_id,
             "grounding": self.grounding,
+            "tools": self.tools,
         }
 
 

@@ -42,7 +42,9 @@ _COLUMNS = (
     "duration_ms",
     "workbook_id",
     "grounding",
+    "tools",
 )
+_JSON_COLUMNS = ("grounding", "tools")
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM messages"
 _INSERT = (
     f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -94,11 +96,16 @@ def _m003_owner(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
 
 
+def _m004_tools(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE messages ADD COLUMN tools TEXT")  # JSON list, or NULL
+
+
 # Append new migrations; never edit or reorder applied ones. user_version = how many ran.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_grounding,
     _m003_owner,
+    _m004_tools,
 ]
 
 
@@ -153,14 +160,15 @@ def _migrate(conn: sqlite3.Connection) -> None:
 def _to_record(row: tuple[Any, ...]) -> MessageRecord:
     values = dict(zip(_COLUMNS, row, strict=True))
     values["partial"] = bool(values["partial"])
-    if values["grounding"] is not None:
-        values["grounding"] = json.loads(values["grounding"])
+    for column in _JSON_COLUMNS:
+        if values[column] is not None:
+            values[column] = json.loads(values[column])
     return MessageRecord(**values)
 
 
 def _db_value(record: MessageRecord, column: str) -> Any:
     value = getattr(record, column)
-    if column == "grounding" and value is not None:
+    if column in _JSON_COLUMNS and value is not None:
         return json.dumps(value)
     return value
 

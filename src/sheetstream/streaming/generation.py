@@ -9,6 +9,8 @@ import time
 from contextlib import aclosing
 from typing import Any, Protocol
 
+import orjson
+
 from sheetstream import protocol
 from sheetstream.errors import LLMError, SheetstreamError
 from sheetstream.grounding import Evidence, check_numbers
@@ -120,6 +122,7 @@ async def _store(
     shutting_down: bool,
 ) -> None:
     record.answer = stream.text
+    record.tools = [orjson.loads(frame) for frame in stream.preface] or None
     record.status = "interrupted" if shutting_down else (stream.reason or EndReason.ERROR).value
     record.partial = record.status != EndReason.COMPLETE.value
     record.error_code = error.code if error is not None else None

@@ -325,6 +325,8 @@ async function loadHistory(resumable) {
       setActive(view);
       continue; // resumed below, from its first chunk
     }
+    for (const tool of message.tools || []) addTool(view, tool);
+    view.toolsShown = view.toolCursor = (message.tools || []).length;
     view.text = message.answer;
     finish(view, { reason: message.status === "complete" ? "complete" : message.status, grounding: message.grounding });
   }
