@@ -17,7 +17,11 @@ from pathlib import Path
 
 MIN_TOKEN_CHARS = 16
 _OWNER = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
-_SECRET = re.compile(r"(?i)(token=|bearer\s+)[^&\s\"']+")
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/=:-]+")
+# `token=` also spelled with percent-escapes (`%74oken=`), which the query parser decodes
+_SECRET = re.compile(
+    r"(?i)((?:t|%74)(?:o|%6f)(?:k|%6b)(?:e|%65)(?:n|%6e)(?:=|%3d)|bearer\s+)[^&\s]+"
+)
 
 
 def _digest(token: str) -> bytes:
@@ -50,10 +54,10 @@ class TokenBook:
                     "A token's owner must be 1-64 of A-Z a-z 0-9 _ . @ - "
                     "(entries are `owner:token`)."
                 )
-            if len(token) < MIN_TOKEN_CHARS or any(c.isspace() for c in token):
+            if len(token) < MIN_TOKEN_CHARS or not _TOKEN_CHARS.fullmatch(token):
                 raise TokenConfigError(
                     f"The token of owner {owner!r} must be at least {MIN_TOKEN_CHARS} characters "
-                    "without spaces; make one with "
+                    "of A-Z a-z 0-9 . _ ~ + / = : - (no spaces or quotes); make one with "
                     "`python -c 'import secrets; print(secrets.token_urlsafe())'`."
                 )
             owners[_digest(token)] = owner

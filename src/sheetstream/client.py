@@ -8,6 +8,7 @@ async with SheetstreamClient.connect("ws://127.0.0.1:8005/ws/chat") as client:
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,7 +218,11 @@ class _Connecting:
         if first.get("type") != "session":
             await ws.close()
             raise ServerError(first)
-        return SheetstreamClient(ws, first)
+        client = SheetstreamClient(ws, first)
+        # The server closes connections that send nothing within its first-message deadline;
+        # a ping now keeps a client that connects early and asks later.
+        await client.ping(time.time())
+        return client
 
     def __await__(self):  # type: ignore[no-untyped-def]
         return self._open().__await__()

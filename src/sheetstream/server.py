@@ -84,22 +84,17 @@ class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
         super().shutdown()
 
     async def send(self, message: Any) -> None:
-        if message["type"] == "websocket.close" and message.get("code") in _SHORT_CLOSE:
-            # After our close frame uvicorn reads, and discards, until the peer answers it.
-            # A client closed for breaking policy (flooding, a bad token) gets one second of
-            # that, not ten: a flood would keep a core busy meanwhile.
-            self.close_timeout = POLICY_CLOSE_TIMEOUT_S
-        if message["type"] == "websocket.close" and message.get("reason") == FLOOD_CLOSE_REASON:
+        if message["type"] != "websocket.close":
             await super().send(message)
-            if self.close_sent and not self.transport.is_closing():
-                # uvicorn would read, and discard, the flood until the peer answers the close;
-                # leave it in the peer's socket instead, and drop the connection at the timeout
-                self.read_paused = True
-                self.transport.pause_reading()
+            return
+        if self.close_sent or self.transport.is_closing():
+            # Closed already (a keepalive timeout, say). If the peer stopped reading, the
+            # close waits on a drain that will never come: drop the connection instead.
+            if not self.writable.is_set():
+                self.transport.abort()
             return
         if (
-            message["type"] == "websocket.close"
-            and self.handshake_complete
+            self.handshake_complete
             and not self.close_sent
             and not self.writable.is_set()
             and not self.transport.is_closing()
@@ -112,7 +107,25 @@ class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
             self.close_sent = True
             self.transport.abort()
             return
+        if message.get("code") in _SHORT_CLOSE:
+            # After our close frame uvicorn reads, and discards, until the peer answers it.
+            # A client closed for breaking policy (flooding, a bad token) gets one second of
+            # that, not ten: a flood would keep a core busy meanwhile.
+            self.close_timeout = POLICY_CLOSE_TIMEOUT_S
         await super().send(message)
+        if (
+            message.get("reason") == FLOOD_CLOSE_REASON
+            and self.close_sent
+            and not self.transport.is_closing()
+        ):
+            # uvicorn would read, and discard, the flood until the peer answers the close;
+            # leave it in the peer's socket instead, and drop the connection at the timeout
+            # (abort: a flooder that does not read would hold a graceful close open forever)
+            self.read_paused = True
+            self.transport.pause_reading()
+            if self.close_timer is not None:
+                self.close_timer.cancel()
+            self.close_timer = self.loop.call_later(POLICY_CLOSE_TIMEOUT_S, self.transport.abort)
 
 
 def uvicorn_config(settings: Settings, app: Any = None, **overrides: Any) -> uvicorn.Config:

@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     messages_per_minute: int = Field(
         120,
         description="Messages one chat connection may send per minute (0: no limit); over it "
-        "each gets a `rate_limited` error, and ten more close the connection with 1008.",
+        "each gets a `rate_limited` error, and ten refused in a row close the connection "
+        "with 1008.",
     )
     first_message_timeout_s: float = Field(
         30.0,

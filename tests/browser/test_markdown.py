@@ -87,6 +87,25 @@ async def test_nothing_in_an_answer_becomes_markup(md_page: Page, source: str) -
     assert "javascript:" not in html or "<a" not in html
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("```python title=main.py\nx = 1\n```", '<pre data-lang="python"><code>x = 1</code></pre>'),
+        ("~~~ shell script\nls\n~~~", '<pre data-lang="shell"><code>ls</code></pre>'),
+        ("```inline``` at line start", "<p><code>inline</code> at line start</p>"),
+        ("``` x y | integer", '<pre data-lang="x"><code></code></pre>'),
+    ],
+)
+async def test_odd_fences_render_and_end(md_page: Page, source: str, expected: str) -> None:
+    assert await render(md_page, source) == expected
+
+
+async def test_deep_quotes_stop_nesting(md_page: Page) -> None:
+    html = await render(md_page, ">" * 5000 + " deep")
+    assert html.count("<blockquote>") == 9 and html.endswith("</blockquote>" * 9)
+    assert "deep" in html
+
+
 async def test_numbers_are_marked_found_or_not(md_page: Page) -> None:
     marks: Any = await md_page.evaluate(
         """async () => {

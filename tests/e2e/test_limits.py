@@ -526,3 +526,38 @@ async def test_broadcast_receipts_when_some_clients_never_read(
     finally:
         for client in readers:
             await client.close()
+
+
+async def test_a_flooder_that_does_not_read_is_dropped_and_nothing_lingers(
+    start_server: StartServer, tmp_path: Any
+) -> None:
+    """A client that floods while its receive window is shut: the close cannot drain, so the
+    connection must be dropped, not left holding a socket and a task outside every cap."""
+    long_answer = tmp_path / "long.txt"
+    long_answer.write_text("word " * 400_000)  # about 2 MB: more than the socket buffers take
+    srv = await start_server(
+        messages_per_minute=30,
+        synthetic_text=str(long_answer),
+        max_answer_tokens=1_000_000,
+        max_lag_bytes=64 * 1024 * 1024,
+        send_timeout_s=60,
+        ws_ping_interval_s=1,
+        ws_ping_timeout_s=1,
+        first_message_timeout_s=0,
+        idle_timeout_s=0,
+    )
+    state = srv.server.server_state
+    async with raw_peers(srv, ["/ws/deaf"], rcvbuf=4096) as (peer,):
+        await peer.send_text('{"type": "chat", "content": "hi", "request_id": "r1"}')
+
+        async def stuck_sending() -> bool:
+            return any(c.sending for c in srv.app.state.chat.registry.connections.values())
+
+        assert await eventually(stuck_sending)  # its buffers are full: a send waits
+        for i in range(60):
+            await peer.send_text(f'{{"type": "ping", "ts": {i}}}')
+
+        async def gone() -> bool:
+            return active(srv) == 0 and not state.connections and not state.tasks
+
+        assert await eventually(gone, deadline_s=15)

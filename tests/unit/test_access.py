@@ -44,7 +44,8 @@ def test_no_entries_is_an_open_service() -> None:
     ("entry", "says"),
     [
         ("alice:short", "at least 16"),
-        ("alice:has a space in it ok", "without spaces"),
+        ("alice:has a space in it ok", "no spaces or quotes"),
+        ("alice:quote'inside0123456789", "no spaces or quotes"),
         ("al ice:" + ALICE, "owner"),
         (":" + ALICE, "owner"),
     ],
@@ -80,6 +81,8 @@ def test_visibility_open_sees_all_owners_see_their_own() -> None:
         ("/ws/chat?TOKEN=abc", "/ws/chat?TOKEN=***"),
         ("/ws/chat?session_id=s1", "/ws/chat?session_id=s1"),
         ("Bearer abc.def-ghi", "Bearer ***"),
+        ("/api/workbooks?%74oken=abc", "/api/workbooks?%74oken=***"),
+        ("/api/workbooks?%74%6Fken%3dabc&x=1", "/api/workbooks?%74%6Fken%3d***&x=1"),
         ("authorization: bearer  abc", "authorization: bearer  ***"),
     ],
 )

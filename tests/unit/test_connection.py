@@ -198,3 +198,21 @@ def test_recent_percentiles_cover_only_the_last_minute() -> None:
         "p99": 100.0,
         "samples": 5,
     }
+
+
+async def test_a_silent_watcher_of_a_running_answer_is_not_cut_off() -> None:
+    clock, sink = FakeClock(), GatedSink()
+    registry = Registry(clock, retention_s=60)
+    deadlines = Deadlines(5.0, 10_000, first_message_s=10.0, idle_s=0)
+    watcher = Connection("cn_w", "ss_1", sink, Stats(), LIMITS, clock)
+    _, stream, _ = make(clock, GatedSink())
+    watcher.subscribe(stream)  # a second tab, reading the answer another tab asked for
+    registry.connections[watcher.connection_id] = watcher
+    clock.now += 60.0
+    registry.enforce(deadlines)
+    assert not watcher.closed
+    stream.finish(EndReason.COMPLETE)
+    watcher.unsubscribe_all()
+    registry.enforce(deadlines)
+    await settle()
+    assert sink.closed_with is not None and sink.closed_with[0] == 1008

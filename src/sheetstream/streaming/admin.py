@@ -65,7 +65,7 @@ class AdminService:
         delivered = 0
         for conn in targets:
             conn.push(frame)
-            delivered += not conn.closed
+            delivered += not conn.closing
         return {"delivered": delivered, "failed": len(targets) - delivered}
 
     def disconnect(self, session_id: str | None, connection_id: str | None, reason: str) -> int:

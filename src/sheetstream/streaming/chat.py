@@ -157,11 +157,16 @@ class ChatService:
         return conn
 
     async def disconnect(self, conn: Connection) -> None:
-        """Forget a connection; its streams go on (a dropped connection cancels nothing)."""
-        if not self.registry.remove_connection(conn):
+        """Forget a connection; its streams go on (a dropped connection cancels nothing).
+
+        It stays counted (by the caps, and by the sweeper's deadlines) until it has stopped."""
+        if conn.connection_id not in self.registry.connections:
             return
-        self.stats.connections_active -= 1
-        await conn.stop()
+        try:
+            await conn.stop()
+        finally:
+            if self.registry.remove_connection(conn):
+                self.stats.connections_active -= 1
 
     def reject(self, conn: Connection, error: SheetstreamError) -> None:
         self.stats.errors[error.code] += 1

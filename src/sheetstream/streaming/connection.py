@@ -166,7 +166,10 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError, SinkClosed):
                 await self._writer
         if self._close_task is not None:
-            await self._close_task  # the close frame is out before the route returns
+            # the close frame goes out before the route returns; a transport that cannot
+            # take it in time is left to the WebSocket layer's own close timeout
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._close_task), CLOSING_GRACE_S)
 
     async def _run(self) -> None:
         try:

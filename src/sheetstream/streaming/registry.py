@@ -113,6 +113,7 @@ class Registry:
                 conn.last_received is None
                 and limits.first_message_s
                 and now - conn.connected_at > limits.first_message_s
+                and not conn.following  # a second tab watching an answer says nothing
             ):
                 conn.close(
                     CloseCode.POLICY_VIOLATION,

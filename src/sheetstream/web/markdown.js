@@ -62,14 +62,17 @@ function table(lines) {
   return `<div class="table-wrap"><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
-export function renderMarkdown(source) {
+const MAX_QUOTE_DEPTH = 8; // deeper `>` stays text: no recursion an answer can exhaust
+
+export function renderMarkdown(source, depth = 0) {
   const lines = String(source).replace(/\r\n?/g, "\n").split("\n");
   const out = [];
   let i = 0;
   while (i < lines.length) {
     const line = lines[i];
-    const fence = line.match(/^\s*(```+|~~~+)\s*([\w+-]*)\s*$/);
-    if (fence) {
+    const fence = line.match(/^\s*(```+|~~~+)\s*([\w+-]*)(.*)$/);
+    // a backtick fence's info string has no backticks; "```x``` …" is inline code
+    if (fence && !(fence[1][0] === "`" && fence[3].includes("`"))) {
       const body = [];
       i += 1;
       while (i < lines.length && !lines[i].trim().startsWith(fence[1])) {
@@ -108,7 +111,11 @@ export function renderMarkdown(source) {
         quoted.push(lines[i].replace(/^\s*>\s?/, ""));
         i += 1;
       }
-      out.push(`<blockquote>${renderMarkdown(quoted.join("\n"))}</blockquote>`);
+      const inner =
+        depth < MAX_QUOTE_DEPTH
+          ? renderMarkdown(quoted.join("\n"), depth + 1)
+          : `<p>${quoted.map(inline).join("<br>")}</p>`;
+      out.push(`<blockquote>${inner}</blockquote>`);
       continue;
     }
     const bullet = /^\s*[-*+]\s+/;
@@ -137,6 +144,11 @@ export function renderMarkdown(source) {
       !/^\s*(```|~~~|#{1,6}\s|>|[-*+]\s|\d+[.)]\s)/.test(lines[i]) &&
       !(lines[i].includes("|") && i + 1 < lines.length && TABLE_SEPARATOR.test(lines[i + 1]))
     ) {
+      paragraph.push(lines[i]);
+      i += 1;
+    }
+    if (!paragraph.length) {
+      // a line no block above took (e.g. a lone `>`-less marker): text, and always progress
       paragraph.push(lines[i]);
       i += 1;
     }
