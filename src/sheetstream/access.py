@@ -28,6 +28,12 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+def _bare_owner(token: str) -> str:
+    """A stable name for a token given without one. Shown to the operator, so it is a slow
+    hash of the token (a guess costs 100,000 rounds), not a fast one."""
+    return hashlib.pbkdf2_hmac("sha256", token.encode(), b"sheetstream owner", 100_000)[:6].hex()
+
+
 class TokenConfigError(ValueError):
     """A token entry the service refuses to start with; the message says how to fix it."""
 
@@ -48,7 +54,7 @@ class TokenBook:
             owner, sep, token = entry.partition(":")
             if not sep:
                 token = entry
-                owner = "token-" + hashlib.sha256(entry.encode()).hexdigest()[:12]
+                owner = "token-" + _bare_owner(entry)
             if not _OWNER.fullmatch(owner):
                 raise TokenConfigError(
                     "A token's owner must be 1-64 of A-Z a-z 0-9 _ . @ - "
