@@ -46,6 +46,11 @@ async def md_page(start_server: StartServer, page: Page) -> Page:
         ),
         ("> quoted", "<blockquote><p>quoted</p></blockquote>"),
         (
+            "| a\\|b |\n|---|\n| 1\\|2 |",
+            '<div class="table-wrap"><table><thead><tr><th>a|b</th></tr></thead><tbody>'
+            "<tr><td>1|2</td></tr></tbody></table></div>",
+        ),
+        (
             "[site](https://example.com/a?b=1&c=2)",
             '<p><a href="https://example.com/a?b=1&amp;c=2" target="_blank" '
             'rel="noopener noreferrer">site</a></p>',

@@ -225,3 +225,24 @@ def test_duckdb_error_maps_to_query_failed(db_path: Path) -> None:
 def test_missing_database_maps_to_query_failed(tmp_path: Path) -> None:
     with pytest.raises(QueryFailed):
         run_query(tmp_path / "absent.duckdb", "SELECT 1", QueryLimits())
+
+
+def test_names_from_the_workbook_cannot_break_a_markdown_table() -> None:
+    from sheetstream.workbooks.commands import profile_text
+
+    workbook = {
+        "filename": "x.xlsx",
+        "sheets": [
+            {
+                "name": "Q1 | Q2\nnotes",
+                "table": "q1",
+                "rows": 2,
+                "columns": [{"name": "a|b\n```", "type": "integer", "non_null": 2}],
+            }
+        ],
+    }
+    text = profile_text(workbook)
+    heading, *rest = [line for line in text.splitlines() if line.strip()]
+    assert heading.startswith("### Q1 \\| Q2 notes")
+    row = next(line for line in rest if line.startswith("| a"))
+    assert row.startswith("| a\\|b ``` | integer |")  # one cell, one line

@@ -38,7 +38,8 @@ function cells(row) {
   let line = row.trim();
   if (line.startsWith("|")) line = line.slice(1);
   if (line.endsWith("|")) line = line.slice(0, -1);
-  return line.split("|").map((cell) => cell.trim());
+  // `\|` is a pipe inside a cell
+  return line.split(/(?<!\\)\|/).map((cell) => cell.trim().replace(/\\\|/g, "|"));
 }
 
 function alignments(separator) {

@@ -36,7 +36,7 @@ def sheets_text(workbook: dict[str, Any]) -> str:
     lines += ["| sheet | table | rows | columns | hidden |", "| --- | --- | --- | --- | --- |"]
     for sheet in workbook["sheets"]:
         lines.append(
-            f"| {sheet['name']} | `{sheet['table']}` | {sheet['rows']} | "
+            f"| {_cell(sheet['name'])} | `{sheet['table']}` | {sheet['rows']} | "
             f"{len(sheet['columns'])} | {'yes' if sheet.get('hidden') else 'no'} |"
         )
     if workbook.get("warnings"):
@@ -55,13 +55,13 @@ def profile_text(workbook: dict[str, Any], sheet_name: str = "") -> str:
         return f"There is no sheet named {sheet_name!r}. The sheets are: {names}.\n"
     parts = []
     for sheet in sheets:
-        parts.append(f"### {sheet['name']} (`{sheet['table']}`, {sheet['rows']} rows)\n")
+        parts.append(f"### {_cell(sheet['name'])} (`{sheet['table']}`, {sheet['rows']} rows)\n")
         parts.append("| column | type | non-null | distinct | min | max | mean | sum |")
         parts.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for col in sheet["columns"]:
             stats = " | ".join(_cell(col.get(k)) for k in _STATS)
             parts.append(
-                f"| {col['name']} | {col['type']} | {col.get('non_null', '')} | "
+                f"| {_cell(col['name'])} | {col['type']} | {col.get('non_null', '')} | "
                 f"{col.get('distinct', '')} | {stats} |"
             )
         parts.append("")
@@ -74,7 +74,7 @@ def sql_text(result: QueryResult, shown: int = 20) -> str:
     rows: list[list[Any]] = list(data["rows"])  # type: ignore[call-overload]
     if not columns:
         return "The query returned no columns.\n"
-    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + " --- |" * len(columns)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows[:shown]]
     more = len(rows) - shown
     footer = f"{len(rows)} row(s)"
@@ -110,8 +110,9 @@ def profile_evidence(workbook: dict[str, Any]) -> Evidence:
 
 
 def _cell(value: object) -> str:
+    """A value as one Markdown table cell (or heading): pipes escaped, lines joined."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.6g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return str(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
