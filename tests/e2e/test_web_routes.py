@@ -42,3 +42,11 @@ async def test_root_varies_on_accept(start_server: StartServer) -> None:
         status = await http.get("/", headers={"accept": "application/json"})
     assert page.headers["vary"] == status.headers["vary"] == "Accept"
     assert "<title>sheetstream</title>" in page.text and status.json()["service"] == "sheetstream"
+
+
+@pytest.mark.parametrize("path", ["/", "/admin"])
+async def test_head_answers_like_get(start_server: StartServer, path: str) -> None:
+    srv = await start_server()
+    async with httpx.AsyncClient(base_url=srv.http) as http:
+        head = await http.head(path, headers=HTML)
+    assert head.status_code == 200 and head.headers["content-type"].startswith("text/html")

@@ -11,7 +11,7 @@ from sheetstream.routes.web import page
 router = APIRouter()
 
 
-@router.get("/", response_model=None)
+@router.api_route("/", methods=["GET", "HEAD"], response_model=None)
 async def root(request: Request) -> Response:
     """The chat page for browsers; the service's status, as JSON, for everyone else."""
     if "text/html" in request.headers.get("accept", ""):

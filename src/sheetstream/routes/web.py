@@ -34,7 +34,7 @@ def page(name: str) -> FileResponse:
     return FileResponse(WEB_DIR / name, media_type="text/html", headers=SECURITY_HEADERS)
 
 
-@router.get("/admin", include_in_schema=False)
+@router.api_route("/admin", methods=["GET", "HEAD"], include_in_schema=False)
 async def admin_page() -> FileResponse:
     return page("admin.html")
 
