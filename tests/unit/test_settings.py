@@ -22,6 +22,22 @@ def test_every_setting_is_documented_with_a_description() -> None:
     assert not unknown, f"configuration.md documents settings that do not exist: {unknown}"
 
 
+def test_the_settings_table_says_what_the_code_says() -> None:
+    """Each row of configuration.md's table: the setting's default and its description."""
+    rows = {
+        m.group(1): (m.group(2), m.group(3))
+        for m in re.finditer(
+            r"^\| `SHEETSTREAM_([A-Z0-9_]+)` \| `([^`]*)` \| (.*) \|$",
+            (ROOT / "docs" / "configuration.md").read_text(),
+            re.MULTILINE,
+        )
+    }
+    for name, field in Settings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        shown = "(empty)" if default in ("", None, []) else str(default)
+        assert rows[name.upper()] == (shown, field.description), f"SHEETSTREAM_{name.upper()}"
+
+
 def test_lists_are_comma_separated_and_durations_plain_numbers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
