@@ -25,8 +25,8 @@ typecheck: $(STAMP)
 # The browser tests drive Debian's Chromium; install it once where it is missing.
 CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
-	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 test: $(STAMP) $(CHROMIUM) lint typecheck
 	$(VENV)/bin/pytest
