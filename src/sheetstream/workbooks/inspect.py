@@ -394,10 +394,9 @@ def inspect(path: Path, fmt: Format, limits: InspectLimits) -> list[str]:
         ValueError,
         OSError,
         zlib.error,
+        NotImplementedError,  # what zipfile raises for a compression method it lacks
     ) as exc:
         raise WorkbookRejected(_UNREADABLE.format(detail=str(exc) or "corrupt ZIP")) from exc
-    except NotImplementedError as exc:  # unsupported compression method
-        raise WorkbookRejected(_UNREADABLE.format(detail=str(exc))) from exc
 
 
 def _inspect_zip(
