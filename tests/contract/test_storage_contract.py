@@ -137,12 +137,12 @@ async def test_limit_keeps_the_latest_messages_oldest_first(storage: Storage) ->
 
 
 async def test_ensure_session_is_idempotent(storage: Storage) -> None:
-    assert await storage.session_exists("s1") is False
+    assert await storage.session_owner("s1") is None
     assert await storage.ensure_session("s1", T0) is True
     assert await storage.ensure_session("s1", T0 + 5) is False
     assert await storage.ensure_session("s1", T0 + 10) is False
-    assert await storage.session_exists("s1") is True
-    assert await storage.session_exists("s2") is False
+    assert await storage.session_owner("s1") is not None
+    assert await storage.session_owner("s2") is None
 
 
 async def test_tool_frames_round_trip(storage: Storage) -> None:
@@ -197,7 +197,7 @@ async def test_data_survives_disconnect_and_connect(backend: StoreFactory) -> No
         await store.add_message(record)
         await store.finish_message(finished(record))
     async with backend.connected() as store:
-        assert await store.session_exists("s1") is True
+        assert await store.session_owner("s1") is not None
         assert await store.list_messages("s1") == [finished(record)]
         await store.ensure_session("s1", T0 + 1)  # still idempotent across handles
         assert len(await store.list_messages("s1")) == 1
@@ -249,7 +249,6 @@ async def test_concurrent_sessions_and_finishes(storage: Storage) -> None:
 CALLS: dict[str, Callable[[Storage], Awaitable[object]]] = {
     "ping": lambda s: s.ping(),
     "ensure_session": lambda s: s.ensure_session("s1", T0),
-    "session_exists": lambda s: s.session_exists("s1"),
     "session_owner": lambda s: s.session_owner("s1"),
     "add_message": lambda s: s.add_message(make_record(1)),
     "finish_message": lambda s: s.finish_message(finished(make_record(1))),
@@ -327,7 +326,7 @@ async def test_sqlite_memory_url() -> None:
     store = SQLiteStorage("sqlite:///:memory:")
     await store.connect()
     await store.ensure_session("s1", T0)
-    assert await store.session_exists("s1")
+    assert await store.session_owner("s1") is not None
     await store.disconnect()
 
 

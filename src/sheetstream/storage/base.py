@@ -70,8 +70,6 @@ class Storage(Protocol):
         With an `owner`, a session that exists under another owner raises `NotFound` and is
         left untouched."""
 
-    async def session_exists(self, session_id: str) -> bool: ...
-
     async def session_owner(self, session_id: str) -> str | None:
         """The session's owner ('' for sessions of an open service), or None if none."""
 

@@ -249,14 +249,6 @@ class SQLiteStorage:
         )
         return None if row is None else str(row[0])
 
-    async def session_exists(self, session_id: str) -> bool:
-        return await self._run(
-            lambda c: (
-                c.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
-                is not None
-            )
-        )
-
     async def add_message(self, record: MessageRecord) -> None:
         values = tuple(_db_value(record, c) for c in _COLUMNS)
         await self._run(lambda c: c.execute(_INSERT, values))
