@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 import uvicorn
 
@@ -27,6 +29,20 @@ SAMPLE = (
     "Was it 1,234.56 EUR? Yes.\n\nThe second paragraph starts here. It has 2 sentences.\n"
     "A line without a stop\nAnd unicode: é 中文 😀 done.\r\n\r\nLast paragraph, no newline"
 )
+
+
+def small_workbook() -> bytes:
+    """A valid two-region .xlsx, for tests that need a workbook and not its details."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Sales"
+    sheet.append(["region", "revenue"])
+    sheet.append(["North", 1234.5])
+    sheet.append(["South", 800.25])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 @dataclass

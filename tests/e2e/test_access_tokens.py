@@ -4,7 +4,6 @@ token ever reaches a log, an error frame or an error body."""
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import openpyxl
 import orjson
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from sheetstream.client import SheetstreamClient
-from tests.conftest import SAMPLE, RunningServer, StartServer
+from tests.conftest import SAMPLE, RunningServer, StartServer, small_workbook
 
 Frame = dict[str, Any]
 
@@ -35,19 +33,6 @@ LONG = {"synthetic_rate": 20, "synthetic_text": "", "synthetic_tokens": 400}
 
 
 # --- helpers
-
-
-def workbook_bytes() -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Sales"
-    sheet.append(["region", "revenue"])
-    sheet.append(["North", 1234.5])
-    sheet.append(["South", 800.25])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def creds(token: str | None, via: str = "header") -> dict[str, Any]:
@@ -90,7 +75,7 @@ async def upload(srv: RunningServer, token: str | None, via: str = "header") -> 
     async with httpx.AsyncClient(base_url=srv.http, timeout=60) as http:
         return await http.post(
             "/api/workbooks",
-            files={"file": ("sales.xlsx", workbook_bytes())},
+            files={"file": ("sales.xlsx", small_workbook())},
             **creds(token, via),
         )
 
@@ -174,7 +159,7 @@ async def call(
     if endpoint == "list":
         return await http.get("/api/workbooks", **options)
     if endpoint == "upload":
-        files = {"file": ("sales.xlsx", workbook_bytes())}
+        files = {"file": ("sales.xlsx", small_workbook())}
         return await http.post("/api/workbooks", files=files, **options)
     if endpoint == "describe":
         return await http.get(f"/api/workbooks/{workbook_id}", **options)

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import openpyxl
 import psutil
 import pytest
 
 from sheetstream.client import SheetstreamClient
-from tests.conftest import RunningServer, StartServer
+from tests.conftest import RunningServer, StartServer, small_workbook
 
 MiB = 1 << 20
 MAX_SECONDS = 10.0
@@ -31,19 +30,6 @@ MAX_RSS_GROWTH = 300 * MiB
 
 # ---------------------------------------------------------------------------------------------
 # Building hostile files
-
-
-def valid_workbook() -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "Sales"
-    sheet.append(["region", "revenue"])
-    sheet.append(["North", 1234.5])
-    sheet.append(["South", 800.25])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 def rewrite(
@@ -78,8 +64,8 @@ def zip_bomb() -> bytes:
     """A well-formed xlsx skeleton plus one entry of 64 MiB of zeros (about 1000 to 1)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bomb:
-        bomb.writestr("[Content_Types].xml", entry(valid_workbook(), "[Content_Types].xml"))
-        bomb.writestr("xl/workbook.xml", entry(valid_workbook(), "xl/workbook.xml"))
+        bomb.writestr("[Content_Types].xml", entry(small_workbook(), "[Content_Types].xml"))
+        bomb.writestr("xl/workbook.xml", entry(small_workbook(), "xl/workbook.xml"))
         zeros = b"\0" * MiB
         with bomb.open("xl/worksheets/sheet1.xml", "w") as member:
             for _ in range(64):
@@ -97,7 +83,7 @@ def shared_strings_bomb() -> bytes:
     kind = "officeDocument/2006/relationships/sharedStrings"
     ct = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
     return rewrite(
-        valid_workbook(),
+        small_workbook(),
         replace={
             "[Content_Types].xml": lambda body: body.replace(
                 b"</Types>",
@@ -131,7 +117,7 @@ def billion_laughs() -> bytes:
         without_decl = re.sub(rb"^<\?xml[^>]*\?>\s*", b"", body)
         return BILLION_LAUGHS + without_decl.replace(b"</workbook>", b"<x>&lol9;</x></workbook>")
 
-    return rewrite(valid_workbook(), replace={"xl/workbook.xml": poison})
+    return rewrite(small_workbook(), replace={"xl/workbook.xml": poison})
 
 
 def xxe() -> bytes:
@@ -143,7 +129,7 @@ def xxe() -> bytes:
         )
         return dtd + without_decl.replace(b"<v>", b"<v>&xxe;", 1)
 
-    return rewrite(valid_workbook(), replace={"xl/worksheets/sheet1.xml": poison})
+    return rewrite(small_workbook(), replace={"xl/worksheets/sheet1.xml": poison})
 
 
 def huge_dimension() -> bytes:
@@ -152,7 +138,7 @@ def huge_dimension() -> bytes:
         assert n == 1, body[:500]
         return patched
 
-    return rewrite(valid_workbook(), replace={"xl/worksheets/sheet1.xml": poison})
+    return rewrite(small_workbook(), replace={"xl/worksheets/sheet1.xml": poison})
 
 
 def macro_workbook() -> bytes:
@@ -169,7 +155,7 @@ def macro_workbook() -> bytes:
 
     vba = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504 + b"Attribute VB_Name = Module1"
     return rewrite(
-        valid_workbook(),
+        small_workbook(),
         replace={"[Content_Types].xml": content_types},
         add={"xl/vbaProject.bin": vba},
     )
@@ -184,7 +170,7 @@ def encrypted_ole2() -> bytes:
 
 
 def truncated_zip() -> bytes:
-    data = valid_workbook()
+    data = small_workbook()
     return data[: len(data) // 2]
 
 
@@ -300,7 +286,7 @@ async def test_traversal_filename_is_cleaned_and_kept_inside_data_dir(
 
     # other tests of the session leave their own x.xlsx around: only a new one counts
     before = outside()
-    outcome = await post(srv, "../../x.xlsx", valid_workbook())
+    outcome = await post(srv, "../../x.xlsx", small_workbook())
     assert outcome.response.status_code == 201, outcome.response.text
     assert outcome.body["filename"] == "x.xlsx"
     assert_cheap(outcome)
