@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openpyxl
 import pytest
 import uvicorn
@@ -108,3 +113,58 @@ async def start_server(tmp_path: Path, sample_text: Path) -> AsyncIterator[Start
     for item in running:
         if not item.task.done():
             await item.stop()
+
+
+@dataclass
+class ServerProcess:
+    """`sheetstream serve` in a child process: its event loop is not the test's."""
+
+    proc: asyncio.subprocess.Process
+    port: int
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+@contextlib.asynccontextmanager
+async def serve_process(data_dir: Path, **settings: object) -> AsyncIterator[ServerProcess]:
+    """Run the real server with `SHEETSTREAM_<NAME>` taken from `settings`; stop it after."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHEETSTREAM_")}
+    env.update({"SHEETSTREAM_DATA_DIR": str(data_dir), "SHEETSTREAM_LOG_LEVEL": "warning"})
+    env.update({f"SHEETSTREAM_{k.upper()}": str(v) for k, v in settings.items()})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "sheetstream", "serve", "--port", str(port)),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    server = ServerProcess(proc, port)
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(600):
+                if proc.returncode is not None:
+                    raise RuntimeError(f"server exited with {proc.returncode} while starting")
+                try:
+                    if (await http.get(f"{server.http}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError("server did not start within 30 s")
+        yield server
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()

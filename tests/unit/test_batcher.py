@@ -9,7 +9,11 @@ from hypothesis import strategies as st
 
 from sheetstream.protocol import StreamingMode
 from sheetstream.streaming.batcher import Batcher, Demand
-from sheetstream.streaming.segmenters import segmenter_for, token_boundary
+from sheetstream.streaming.segmenters import (
+    paragraph_boundary,
+    scanner_for,
+    sentence_boundary,
+)
 
 DEMANDS = list(Demand)
 MODES = list(StreamingMode)
@@ -39,8 +43,7 @@ def test_chunks_concatenate_to_the_output_byte_for_byte(
     split: tuple[str, list[str]], mode: StreamingMode, demands: list[Demand], max_tokens: int
 ) -> None:
     text, tokens = split
-    segmenter = segmenter_for(mode)
-    batcher = Batcher(segmenter, max_tokens=max_tokens, max_delay_s=0.025)
+    batcher = Batcher(scanner_for(mode), max_tokens=max_tokens, max_delay_s=0.025)
     pieces, now = [], 0.0
     for i, token in enumerate(tokens):
         now += 0.01
@@ -54,15 +57,20 @@ def test_chunks_concatenate_to_the_output_byte_for_byte(
     counted = sum(p.tokens for p in pieces) + (final.tokens if final else 0)
     assert counted == sum(1 for t in tokens if t)
     # every chunk but the last ends where the mode allows, judged on the whole text
-    confirmed = {segmenter(text[:i], False) for i in range(len(text) + 1)}
+    if mode is StreamingMode.TOKEN_BY_TOKEN:
+        return
+    boundary = (
+        sentence_boundary if mode is StreamingMode.SENTENCE_BY_SENTENCE else paragraph_boundary
+    )
+    confirmed = {boundary(text[:i], False) for i in range(len(text) + 1)}
     position = 0
     for piece in pieces:
         position += len(piece.text)
-        assert position in confirmed or segmenter is token_boundary
+        assert position in confirmed
 
 
 def test_idle_reader_gets_the_first_token_at_once() -> None:
-    batcher = Batcher(token_boundary, max_tokens=4, max_delay_s=0.025)
+    batcher = Batcher(None, max_tokens=4, max_delay_s=0.025)
     batcher.add("Hello", 0.0)
     piece = batcher.take(Demand.IDLE, 0.0)
     assert piece is not None and piece.text == "Hello" and piece.tokens == 1
@@ -70,14 +78,14 @@ def test_idle_reader_gets_the_first_token_at_once() -> None:
 
 def started(max_tokens: int, max_delay_s: float) -> Batcher:
     """A batcher whose stream already sent its first chunk."""
-    batcher = Batcher(token_boundary, max_tokens=max_tokens, max_delay_s=max_delay_s)
+    batcher = Batcher(None, max_tokens=max_tokens, max_delay_s=max_delay_s)
     batcher.add("first", 0.0)
     assert batcher.take(Demand.IDLE, 0.0) is not None
     return batcher
 
 
 def test_first_token_goes_at_once_even_while_a_send_is_busy() -> None:
-    batcher = Batcher(token_boundary, max_tokens=4, max_delay_s=0.025)
+    batcher = Batcher(None, max_tokens=4, max_delay_s=0.025)
     batcher.add("Hi", 0.0)
     piece = batcher.take(Demand.BUSY, 0.0)
     assert piece is not None and piece.text == "Hi"
@@ -103,7 +111,7 @@ def test_busy_reader_gets_a_chunk_once_the_delay_passes() -> None:
 
 
 def test_saturated_readers_make_the_chunk_grow_past_max_tokens() -> None:
-    batcher = Batcher(token_boundary, max_tokens=2, max_delay_s=0.001)
+    batcher = Batcher(None, max_tokens=2, max_delay_s=0.001)
     for i in range(10):
         batcher.add(str(i), i)
         assert batcher.take(Demand.SATURATED, i) is None
@@ -112,7 +120,7 @@ def test_saturated_readers_make_the_chunk_grow_past_max_tokens() -> None:
 
 
 def test_token_split_by_a_sentence_boundary_counts_where_it_ends() -> None:
-    batcher = Batcher(segmenter_for(StreamingMode.SENTENCE_BY_SENTENCE), 4, 0.025)
+    batcher = Batcher(scanner_for(StreamingMode.SENTENCE_BY_SENTENCE), 4, 0.025)
     batcher.add("One", 0.0)
     batcher.add(". Tw", 0.1)  # the boundary falls inside this token
     first = batcher.take(Demand.IDLE, 0.1)

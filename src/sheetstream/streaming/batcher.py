@@ -5,14 +5,19 @@ subscriber that is idle gets whatever is ready at once (the first token of a str
 held back); while its previous chunk is still being written, tokens gather until `max_tokens`
 or `max_delay`; when every subscriber is already behind, the chunk simply grows until one
 catches up, so a slow reader costs bigger chunks instead of a growing queue.
+
+The pending text is kept as the tokens it came in and joined once, when a chunk is cut; the
+mode's scanner sees each token once, as it is added. So the work per answer is linear in its
+length, however long the text waits for a boundary.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
-from sheetstream.streaming.segmenters import Segmenter, token_boundary
+from sheetstream.streaming.segmenters import Scanner
 
 
 class Demand(Enum):
@@ -34,16 +39,17 @@ class Piece:
 
 
 class Batcher:
-    def __init__(self, segmenter: Segmenter, max_tokens: int, max_delay_s: float) -> None:
-        self._segmenter = segmenter
+    def __init__(self, scanner: Scanner | None, max_tokens: int, max_delay_s: float) -> None:
+        """`scanner` finds the mode's boundaries; None in token mode (every token is one)."""
+        self._scanner = scanner
         self._max_tokens = max_tokens
         self._max_delay_s = max_delay_s
-        self._is_token_mode = segmenter is token_boundary
-        self._parts: list[str] = []
-        self._ends: list[int] = []  # cumulative text length after each pending token
-        self._times: list[float] = []  # when each pending token arrived
-        self._length = 0
-        self._carry = 0  # characters of a split token already sent in the previous chunk
+        self._parts: deque[str] = deque()  # pending text, as the tokens it came in
+        self._skip = 0  # characters of the first part already sent in an earlier chunk
+        self._ends: deque[int] = deque()  # where each pending token ends (offset in the answer)
+        self._times: deque[float] = deque()  # when each pending token arrived
+        self._added = 0  # characters added, from the start of the answer
+        self._sent = 0  # characters already cut into chunks
         self._cuts = 0
 
     @property
@@ -54,9 +60,11 @@ class Batcher:
         if not token:
             return
         self._parts.append(token)
-        self._length += len(token)
-        self._ends.append(self._length)
+        self._added += len(token)
+        self._ends.append(self._added)
         self._times.append(now)
+        if self._scanner is not None:
+            self._scanner.feed(token)
 
     def deadline(self) -> float | None:
         """When the oldest pending token has waited `max_delay`; None when nothing waits."""
@@ -68,7 +76,7 @@ class Batcher:
             return None
         if demand is Demand.BUSY and self._cuts == 0:
             return self._cut(final=False)  # the first token of a stream is never held back
-        if demand is not Demand.IDLE and self._is_token_mode:
+        if demand is not Demand.IDLE and self._scanner is None:
             due = self._times[0] + self._max_delay_s <= now
             if len(self._ends) < self._max_tokens and not due:
                 return None
@@ -79,22 +87,40 @@ class Batcher:
         return self._cut(final=True) if self._parts else None
 
     def _cut(self, final: bool) -> Piece | None:
-        text = "".join(self._parts)
-        cut = self._segmenter(text, final)
-        if cut <= 0:
-            self._parts = [text]
+        scanner = self._scanner
+        cut = self._added if final or scanner is None else scanner.boundary
+        if cut <= self._sent:
             return None
-        whole = 0  # tokens that end inside the cut
-        while whole < len(self._ends) and self._ends[whole] - self._carry <= cut:
-            whole += 1
+        text = self._take_text(cut - self._sent)
         oldest = self._times[0]
-        rest = text[cut:]
-        self._parts = [rest] if rest else []
-        del self._ends[:whole]
-        del self._times[:whole]
-        self._carry += cut
+        whole = 0  # tokens that end inside the cut
+        ends, times = self._ends, self._times
+        while ends and ends[0] <= cut:
+            ends.popleft()
+            times.popleft()
+            whole += 1
+        self._sent = cut
         self._cuts += 1
-        if not self._ends:  # every pending character belonged to a token that ended
-            self._carry = 0
-            self._length = 0
-        return Piece(text=text[:cut], tokens=whole, oldest=oldest)
+        return Piece(text=text, tokens=whole, oldest=oldest)
+
+    def _take_text(self, length: int) -> str:
+        """The next `length` pending characters, each copied once."""
+        parts = self._parts
+        first = parts[0]
+        if self._skip == 0 and len(first) == length:  # the common case: one whole token
+            parts.popleft()
+            return first
+        taken: list[str] = []
+        while length:
+            part = parts[0]
+            rest = len(part) - self._skip
+            if rest <= length:
+                taken.append(part[self._skip :] if self._skip else part)
+                parts.popleft()
+                self._skip = 0
+                length -= rest
+            else:
+                taken.append(part[self._skip : self._skip + length])
+                self._skip += length
+                length = 0
+        return "".join(taken)

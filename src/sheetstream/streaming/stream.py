@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sheetstream import protocol
 from sheetstream.protocol import BatchOptions, EndReason, StreamingMode
 from sheetstream.streaming.batcher import Batcher, Demand, Piece
-from sheetstream.streaming.segmenters import segmenter_for
+from sheetstream.streaming.segmenters import scanner_for
 
 if TYPE_CHECKING:
     from sheetstream.streaming.connection import Connection
@@ -39,7 +39,7 @@ class Stream:
         self.is_token_mode = mode is StreamingMode.TOKEN_BY_TOKEN
         self.clock = clock
         self.created_at = clock()
-        self.batcher = Batcher(segmenter_for(mode), batch.max_tokens, batch.max_delay_ms / 1000)
+        self.batcher = Batcher(scanner_for(mode), batch.max_tokens, batch.max_delay_ms / 1000)
         self.start_frame = protocol.start_frame(request_id, stream_id, mode)
         self.frames: list[str] = []  # chunk frames; seq n is frames[n - 1]
         self.oldest: list[float] = []  # when the oldest token of each chunk was produced
