@@ -31,6 +31,7 @@ class Answer:
     chunks: list[Frame] = field(default_factory=list)
     end: Frame | None = None
     errors: list[Frame] = field(default_factory=list)
+    tools: list[Frame] = field(default_factory=list)  # queries the answer ran, before it
 
     @property
     def text(self) -> str:
@@ -202,6 +203,8 @@ def _collect(answer: Answer, frame: Frame) -> None:
         answer.end = frame
     elif kind == "error":
         answer.errors.append(frame)
+    elif kind == "tool":
+        answer.tools.append(frame)
 
 
 class _Connecting:

@@ -174,6 +174,16 @@ class Settings(BaseSettings):
         5.0, description="Seconds a SQL query may run before it is interrupted."
     )
     query_max_rows: int = Field(1000, description="Most rows a SQL query returns.")
+    query_max_bytes: int = Field(
+        1024 * 1024,
+        description="Most bytes of rows (as JSON) a SQL query returns; rows past it are left "
+        "out and `truncated` is set.",
+    )
+    query_max_cell_chars: int = Field(
+        10_000,
+        description="Characters of one text cell a SQL query returns (fewer when a row has "
+        "many columns); longer cells are cut, marked `…[N characters]`.",
+    )
     query_memory_mb: int = Field(256, description="Memory limit of one SQL query, in MiB.")
     query_threads: int = Field(2, description="Threads one SQL query may use.")
 

@@ -216,3 +216,25 @@ async def test_a_silent_watcher_of_a_running_answer_is_not_cut_off() -> None:
     registry.enforce(deadlines)
     await settle()
     assert sink.closed_with is not None and sink.closed_with[0] == 1008
+
+
+async def test_tool_and_end_frames_count_in_the_lag_of_a_reader_that_stopped() -> None:
+    """A slow reader is measured by every frame waiting for it, not the chunks alone: a
+    large `tool` frame nobody reads must still bring it to the slow-consumer limit."""
+    clock, sink = FakeClock(), GatedSink()
+    conn, stream, stats = make(clock, sink)
+    registry = Registry(clock, retention_s=60)
+    registry.connections[conn.connection_id] = conn
+    conn.subscribe(stream)
+    conn.start()
+    sink.gate.clear()
+    conn.push(orjson.dumps({"type": "pong"}).decode())  # in flight: the reader stopped
+    await settle()
+    tool = orjson.dumps({"type": "tool", "rows": ["x" * 6000]}).decode()
+    stream.add_preface(tool)
+    stream.add_preface(tool)
+    stream.finish(EndReason.COMPLETE)
+    assert conn.queue_depth == 2
+    assert conn.lag_bytes() == 2 * len(tool) + len(stream.end_frame or "")
+    registry.enforce(Deadlines(5.0, LIMITS.max_lag_bytes, 0, 0))
+    assert conn.closed and stats.slow_consumers == 1

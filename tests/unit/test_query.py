@@ -246,3 +246,67 @@ def test_names_from_the_workbook_cannot_break_a_markdown_table() -> None:
     assert heading.startswith("### Q1 \\| Q2 notes")
     row = next(line for line in rest if line.startswith("| a"))
     assert row.startswith("| a\\|b ``` | integer |")  # one cell, one line
+
+
+def test_a_result_is_capped_in_bytes_while_it_is_fetched(db_path: Path) -> None:
+    """A thousand 1 MB cells once came back whole (1 GB, 5 GiB of server memory): cells are
+    cut inside DuckDB and rows stop at the byte cap, so the result is small from the start."""
+    limits = QueryLimits(max_bytes=200_000, max_cell_chars=10_000)
+    result = run_query(
+        db_path, "SELECT repeat(repeat('x', 10000), 100) AS a FROM range(1000)", limits
+    )
+    assert result.truncated and result.truncated_by == "bytes"
+    body = json.dumps(result.to_json()["rows"])
+    assert len(body) <= limits.max_bytes
+    assert 0 < len(result.rows) < 1000
+    first = result.rows[0][0]
+    assert isinstance(first, str) and first == "x" * 10_000 + "…[1000000 characters]"
+
+
+def test_long_text_is_cut_with_a_marker_and_short_text_is_not(db_path: Path) -> None:
+    result = run_query(
+        db_path,
+        "SELECT region, repeat('y', 500) AS long FROM sales ORDER BY amount LIMIT 1",
+        QueryLimits(max_cell_chars=100),
+    )
+    assert result.rows == [["north", "y" * 100 + "…[500 characters]"]]
+    assert result.truncated and result.truncated_by == "cells"
+    whole = run_query(db_path, "SELECT repeat('y', 100) AS a", QueryLimits(max_cell_chars=100))
+    assert whole.rows == [["y" * 100]] and not whole.truncated
+
+
+def test_many_columns_share_the_byte_cap(db_path: Path) -> None:
+    """One row of many long cells must fit too: each keeps fewer characters."""
+    columns = ", ".join(f"repeat('z', 5000) AS c{i}" for i in range(200))
+    limits = QueryLimits(max_bytes=100_000, max_cell_chars=10_000)
+    result = run_query(db_path, f"SELECT {columns}", limits)
+    assert len(result.rows) == 1 and len(result.columns) == 200
+    assert len(json.dumps(result.to_json()["rows"])) <= limits.max_bytes
+    assert all(str(cell).startswith("z" * 64) for cell in result.rows[0])
+
+
+def test_lists_structs_blobs_and_huge_numbers_come_back_as_bounded_text(db_path: Path) -> None:
+    result = run_query(
+        db_path,
+        "SELECT [1, 2] AS l, {'k': 1} AS s, 'ab'::BLOB AS b, 7 AS n, "
+        "range(100000) AS big, ('1' || repeat('0', 5000))::BIGNUM AS huge",
+        QueryLimits(max_cell_chars=1000),
+    )
+    listed, struct, blob, number, big, huge = result.rows[0]
+    assert (listed, struct, blob, number) == ("[1, 2]", "{'k': 1}", "6162", 7)
+    assert isinstance(big, str) and big.endswith("characters]") and len(big) < 1100
+    assert isinstance(huge, str) and huge.startswith("1000") and len(huge) < 1100
+
+
+def test_a_preview_is_bounded_in_rows_bytes_and_cell_length() -> None:
+    from sheetstream.workbooks.preview import Bounds, preview
+
+    result = QueryResult(
+        columns=["a"], rows=[["x" * 300] for _ in range(100)], truncated=False, duration_ms=0
+    )
+    shown = preview(result, Bounds(rows=10, bytes=10_000, cell_chars=50))
+    assert shown.cut and len(shown.rows) == 10 and shown.rows[0] == ["x" * 50 + "…"]
+    tight = preview(result, Bounds(rows=100, bytes=500, cell_chars=50))
+    assert tight.cut and len(json.dumps(tight.rows)) <= 500
+    small = QueryResult(columns=["a"], rows=[[1], [2]], truncated=False, duration_ms=0)
+    assert preview(small, Bounds(rows=10, bytes=100, cell_chars=5)).cut is False

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,14 +46,15 @@ _SENTENCES_PER_PARAGRAPH = 4
 
 def tokenize(text: str) -> tuple[str, ...]:
     """Split text into word pieces of at most 8 characters that concatenate back to it."""
-    tokens: list[str] = []
+    return tuple(iter_tokens(text))
+
+
+def iter_tokens(text: str) -> Iterator[str]:
+    """`tokenize`, one piece at a time: a reader that stops early splits no further."""
     for match in _WORD.finditer(text):
         word = match.group()
-        tokens.extend(
-            word[start : start + _MAX_PIECE_CHARS]
-            for start in range(0, len(word), _MAX_PIECE_CHARS)
-        )
-    return tuple(tokens)
+        for start in range(0, len(word), _MAX_PIECE_CHARS):
+            yield word[start : start + _MAX_PIECE_CHARS]
 
 
 def prose_tokens(count: int) -> tuple[str, ...]:

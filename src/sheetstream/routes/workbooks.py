@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -52,8 +53,6 @@ async def delete(request: Request, workbook_id: str, owner: Owner) -> Response:
 
 
 @router.post("/api/workbooks/{workbook_id}/query")
-async def query(
-    request: Request, workbook_id: str, body: QueryBody, owner: Owner
-) -> dict[str, Any]:
+async def query(request: Request, workbook_id: str, body: QueryBody, owner: Owner) -> Response:
     result = await _service(request).query(workbook_id, body.sql, owner)
-    return result.to_json()
+    return Response(orjson.dumps(result.to_json()), media_type="application/json")

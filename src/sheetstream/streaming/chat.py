@@ -52,12 +52,14 @@ from sheetstream.workbooks.commands import (
     sql_text,
     workbook_prompt,
 )
+from sheetstream.workbooks.preview import FOR_MODEL, TOOL_FRAME, preview
 from sheetstream.workbooks.query import QueryResult
 from sheetstream.workbooks.service import WorkbookService
 
 log = logging.getLogger(__name__)
 
 RATE_GRACE = 10  # refused messages in a row before a flooding connection is closed
+SHOWN_SQL_CHARS = 8192  # of a query, in its `tool` frame (a model may write a long one)
 
 
 def new_id(prefix: str) -> str:
@@ -351,22 +353,25 @@ class ChatService:
         except SheetstreamError as exc:
             stream.add_preface(
                 protocol.tool_frame(
-                    stream.stream_id, stream.request_id, "run_sql", query=sql, error=exc.message
+                    stream.stream_id,
+                    stream.request_id,
+                    "run_sql",
+                    query=sql[:SHOWN_SQL_CHARS],
+                    error=exc.message,
                 )
             )
             return exc.message
-        data = result.to_json()
-        rows: list[Any] = data["rows"]  # type: ignore[assignment]
+        shown = preview(result, TOOL_FRAME)
         stream.add_preface(
             protocol.tool_frame(
                 stream.stream_id,
                 stream.request_id,
                 "run_sql",
-                query=sql,
-                columns=data["columns"],
-                rows=rows[:20],
-                row_count=len(rows),
-                truncated=result.truncated,
+                query=sql[:SHOWN_SQL_CHARS],
+                columns=result.columns,
+                rows=shown.rows,
+                row_count=len(result.rows),
+                truncated=result.truncated or shown.cut,
                 duration_ms=result.duration_ms,
             )
         )
@@ -480,8 +485,12 @@ class SqlTool:
         )
         if isinstance(result, str):
             return f"The query did not run: {result}"
-        data = result.to_json()
-        rows: list[Any] = data["rows"]  # type: ignore[assignment]
+        shown = preview(result, FOR_MODEL)
         return orjson.dumps(
-            {"columns": data["columns"], "rows": rows[:50], "truncated": result.truncated}
+            {
+                "columns": result.columns,
+                "rows": shown.rows,
+                "row_count": len(result.rows),
+                "truncated": result.truncated or shown.cut,
+            }
         ).decode()

@@ -126,9 +126,15 @@ class Connection:
         self._cursors.clear()
 
     def lag_bytes(self) -> int:
+        """Bytes of every frame waiting for this connection: control, tool, chunk, end."""
         waiting = sum(len(frame) for frame in self._control)
         for stream, cur in self._cursors.items():
+            waiting += sum(len(frame) for frame in stream.preface[cur.preface :])
             waiting += sum(len(frame) for frame in stream.frames[cur.position :])
+            if stream.end_frame is not None and not cur.end_sent:
+                waiting += len(stream.end_frame)
+                if stream.error_frame is not None and not cur.error_sent:
+                    waiting += len(stream.error_frame)
         return waiting
 
     @property
@@ -143,7 +149,10 @@ class Connection:
 
     @property
     def queue_depth(self) -> int:
-        behind = sum(stream.last_seq - cur.position for stream, cur in self._cursors.items())
+        behind = sum(
+            stream.last_seq - cur.position + len(stream.preface) - cur.preface
+            for stream, cur in self._cursors.items()
+        )
         return len(self._control) + behind
 
     # --- the writer

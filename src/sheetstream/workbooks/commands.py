@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sheetstream.grounding import Evidence, Source
+from sheetstream.workbooks.preview import CHAT_TABLE, preview
 from sheetstream.workbooks.query import QueryResult
 
 COMMANDS = ("/sheets", "/profile", "/sql")
@@ -68,20 +69,23 @@ def profile_text(workbook: dict[str, Any], sheet_name: str = "") -> str:
     return "\n".join(parts)
 
 
-def sql_text(result: QueryResult, shown: int = 20) -> str:
-    data = result.to_json()
-    columns: list[str] = list(data["columns"])  # type: ignore[call-overload]
-    rows: list[list[Any]] = list(data["rows"])  # type: ignore[call-overload]
+def sql_text(result: QueryResult) -> str:
+    """A query result as a Markdown table: the first rows, long text shortened."""
+    columns = result.columns
     if not columns:
         return "The query returned no columns.\n"
+    shown = preview(result, CHAT_TABLE)
     lines = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + " --- |" * len(columns)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows[:shown]]
-    more = len(rows) - shown
-    footer = f"{len(rows)} row(s)"
-    if more > 0:
-        footer += f", first {shown} shown"
-    if result.truncated:
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in shown.rows]
+    footer = f"{len(result.rows)} row(s)"
+    if len(shown.rows) < len(result.rows):
+        footer += f", first {len(shown.rows)} shown"
+    if result.truncated_by == "rows":
         footer += " (truncated at the row limit)"
+    elif result.truncated_by == "bytes":
+        footer += " (truncated at the size limit)"
+    elif result.truncated_by == "cells" or shown.cut:
+        footer += " (long text shortened)"
     return "\n".join(lines) + f"\n\n{footer}.\n"
 
 

@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import orjson
 import sqlglot
+from duckdb.sqltypes import DuckDBPyType
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
@@ -129,6 +131,8 @@ class QueryTimeout(SheetstreamError):
 class QueryLimits:
     timeout_s: float = 5.0
     max_rows: int = 1000
+    max_bytes: int = 1 << 20  # of the rows as JSON
+    max_cell_chars: int = 10_000
     memory_mb: int = 256
     threads: int = 2
 
@@ -139,19 +143,22 @@ class QueryResult:
     rows: list[list[object]]
     truncated: bool
     duration_ms: float
+    truncated_by: str | None = None  # "rows" or "bytes" (rows left out), "cells" (text cut)
 
     def to_json(self) -> dict[str, object]:
         """A dict that ``json.dumps`` accepts: dates as ISO strings, Decimal as float, bytes as
         hex, NaN/inf as None, lists/structs/maps converted recursively."""
         return {
             "columns": list(self.columns),
-            "rows": [[_json_value(v) for v in row] for row in self.rows],
+            "rows": [[json_value(v) for v in row] for row in self.rows],
             "truncated": self.truncated,
+            "truncated_by": self.truncated_by,
             "duration_ms": self.duration_ms,
         }
 
 
-def _json_value(value: object) -> object:
+def json_value(value: object) -> object:
+    """One cell as a value `json.dumps` accepts (see `QueryResult.to_json`)."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -168,9 +175,9 @@ def _json_value(value: object) -> object:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, Mapping):
-        return {str(k): _json_value(v) for k, v in value.items()}
+        return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_json_value(v) for v in value]
+        return [json_value(v) for v in value]
     return str(value)
 
 
@@ -254,7 +261,12 @@ def _duckdb_message(exc: BaseException) -> str:
 
 
 def run_query(db_path: Path, sql: str, limits: QueryLimits) -> QueryResult:
-    """Validate ``sql`` and run it against ``db_path`` under ``limits``. Synchronous."""
+    """Validate ``sql`` and run it against ``db_path`` under ``limits``. Synchronous.
+
+    The result is bounded in bytes while it is built, not after: text cells are cut inside
+    DuckDB (``limits.max_cell_chars``, less when there are many columns) and rows stop once
+    their JSON would pass ``limits.max_bytes``, so no query can make the server hold more.
+    """
     text = validate_sql(sql)
     started = time.perf_counter()
     try:
@@ -279,9 +291,7 @@ def run_query(db_path: Path, sql: str, limits: QueryLimits) -> QueryResult:
     try:
         timer.start()
         try:
-            cursor = con.execute(text)
-            columns = [str(d[0]) for d in (cursor.description or [])]
-            fetched = cursor.fetchmany(limits.max_rows + 1)
+            result = _fetch_bounded(con, text, limits)
         except duckdb.Error as exc:
             if timed_out or isinstance(exc, duckdb.InterruptException):
                 raise QueryTimeout(
@@ -294,7 +304,94 @@ def run_query(db_path: Path, sql: str, limits: QueryLimits) -> QueryResult:
             finished = True
             timer.cancel()
         con.close()
-    truncated = len(fetched) > limits.max_rows
-    rows = [list(row) for row in fetched[: limits.max_rows]]
-    duration_ms = (time.perf_counter() - started) * 1000.0
-    return QueryResult(columns=columns, rows=rows, truncated=truncated, duration_ms=duration_ms)
+    result.duration_ms = (time.perf_counter() - started) * 1000.0
+    return result
+
+
+# Text longer than this many characters per cell is never fetched whole, however many columns
+_MIN_CELL_CHARS = 64
+_CUT = "__sheetstream_cut"
+
+
+def _cell_limit(limits: QueryLimits, columns: int) -> int:
+    """Characters a text cell keeps: the setting, or less so one row fits the byte cap."""
+    per_row = limits.max_bytes // (4 * max(columns, 1))  # 4: the most bytes of a character
+    return max(_MIN_CELL_CHARS, min(limits.max_cell_chars, per_row))
+
+
+def _bounded_projection(types: list[DuckDBPyType], cell_chars: int) -> str:
+    """Each column as it may be fetched (`#n` is its position), and whether any cell was cut.
+
+    Text is cut to `cell_chars` with a marker; blobs come as hex and nested values (lists,
+    structs, maps) as their text, cut the same way; numbers, dates and the like are small."""
+    columns, long = [], []
+    for n, kind in enumerate(types, start=1):
+        if kind.id == "varchar":
+            value = f"#{n}"
+        elif kind.id == "blob":
+            value = f"hex(#{n})"
+        elif kind.id in _NESTED or kind.id not in _SCALARS:
+            value = f"CAST(#{n} AS VARCHAR)"
+        else:
+            columns.append(f"#{n}")
+            continue
+        too_long = f"length({value}) > {cell_chars}"
+        columns.append(
+            f"CASE WHEN {too_long} THEN left({value}, {cell_chars}) || '…[' || "
+            f"length({value}) || ' characters]' ELSE {value} END"
+        )
+        long.append(f"coalesce({too_long}, false)")
+    columns.append(f"({' OR '.join(long) or 'false'}) AS {_CUT}")
+    return ", ".join(columns)
+
+
+_NESTED = frozenset({"list", "struct", "map", "array", "union"})
+_SCALARS = frozenset(
+    {
+        "boolean", "tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint",
+        "usmallint", "uinteger", "ubigint", "uhugeint", "float", "double", "decimal", "date",
+        "time", "time with time zone", "timestamp", "timestamp with time zone",
+        "timestamp_s", "timestamp_ms", "timestamp_ns", "interval", "uuid", "enum", "null",
+        "time_ns",
+    }
+)  # fmt: skip
+
+
+def _fetch_bounded(con: duckdb.DuckDBPyConnection, text: str, limits: QueryLimits) -> QueryResult:
+    relation = con.sql(text)
+    columns = [str(name) for name in relation.columns]
+    width = len(columns)
+    cell_chars = _cell_limit(limits, width)
+    cursor = con.execute(
+        relation.project(_bounded_projection(relation.types, cell_chars)).sql_query()
+    )
+    # a batch holds at most about one byte cap of cells
+    batch = max(1, min(256, limits.max_bytes // max(1, width * cell_chars)))
+    rows: list[list[object]] = []
+    size = 2  # the brackets of the rows array
+    cut_cells = False
+    truncated_by = None
+    while truncated_by is None:
+        fetched = cursor.fetchmany(batch)
+        if not fetched:
+            break
+        for row in fetched:
+            if len(rows) == limits.max_rows:
+                truncated_by = "rows"
+                break
+            values = list(row[:width])
+            size += len(orjson.dumps([json_value(v) for v in values])) + 1
+            if size > limits.max_bytes:
+                truncated_by = "bytes"
+                break
+            cut_cells = cut_cells or bool(row[width])
+            rows.append(values)
+    if truncated_by is None and cut_cells:
+        truncated_by = "cells"
+    return QueryResult(
+        columns=columns,
+        rows=rows,
+        truncated=truncated_by is not None,
+        duration_ms=0.0,
+        truncated_by=truncated_by,
+    )

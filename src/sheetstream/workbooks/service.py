@@ -34,6 +34,8 @@ class WorkbookService:
         self.query_limits = QueryLimits(
             timeout_s=settings.query_timeout_s,
             max_rows=settings.query_max_rows,
+            max_bytes=settings.query_max_bytes,
+            max_cell_chars=settings.query_max_cell_chars,
             memory_mb=settings.query_memory_mb,
             threads=settings.query_threads,
         )
