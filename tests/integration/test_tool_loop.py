@@ -32,6 +32,7 @@ class ScriptedModelServer:
 
     def __init__(self, sql: str) -> None:
         self.sql = sql
+        self.calls = 1  # run_sql calls asked for in the first round
         self.requests: list[dict[str, Any]] = []
 
     async def completions(self, request: Request) -> StreamingResponse:
@@ -45,15 +46,16 @@ class ScriptedModelServer:
     async def _call(self) -> AsyncIterator[bytes]:
         arguments = orjson.dumps({"sql": self.sql}).decode()
         half = len(arguments) // 2
-        first = {
-            "index": 0,
-            "id": "call_1",
-            "type": "function",
-            "function": {"name": "run_sql", "arguments": arguments[:half]},
-        }
-        rest = {"index": 0, "function": {"arguments": arguments[half:]}}
-        for piece in (first, rest):
-            yield sse({"choices": [{"index": 0, "delta": {"tool_calls": [piece]}}]})
+        for index in range(self.calls):
+            first = {
+                "index": index,
+                "id": f"call_{index + 1}",
+                "type": "function",
+                "function": {"name": "run_sql", "arguments": arguments[:half]},
+            }
+            rest = {"index": index, "function": {"arguments": arguments[half:]}}
+            for piece in (first, rest):
+                yield sse({"choices": [{"index": 0, "delta": {"tool_calls": [piece]}}]})
         yield sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
         yield b"data: [DONE]\n\n"
 
@@ -143,3 +145,21 @@ async def test_a_refused_tool_query_is_reported_to_the_model(
     assert answer.reason == "complete"
     result_turn = model.requests[1]["messages"][-1]
     assert result_turn["role"] == "tool" and "did not run" in result_turn["content"]
+
+
+async def test_a_model_asking_for_many_queries_at_once_gets_four_run(
+    start_server: StartServer, scripted: tuple[ScriptedModelServer, str]
+) -> None:
+    """A question can talk a model into asking for hundreds of queries in one turn; each
+    round runs at most four and tells the model why the rest did not run."""
+    model, base_url = scripted
+    model.sql, model.calls = "SELECT 1 AS one", 12
+    srv = await start_server(model="openai", openai_base_url=base_url)
+    async with httpx.AsyncClient(base_url=srv.http) as http:
+        created = await http.post("/api/workbooks", files={"file": ("s.xlsx", sales_workbook())})
+    async with SheetstreamClient.connect(f"{srv.ws}/ws/chat") as client:
+        answer = await client.ask("Query it all", workbook_id=created.json()["workbook_id"])
+    assert answer.reason == "complete" and len(answer.tools) == 4
+    results = [m for m in model.requests[1]["messages"] if m["role"] == "tool"]
+    assert len(results) == 12
+    assert all("at most 4 tool calls" in m["content"] for m in results[4:])

@@ -23,6 +23,7 @@ from sheetstream.streaming.stream import Stream
 log = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 4  # tool calls one answer may go through before it must answer in words
+MAX_CALLS_PER_ROUND = 4  # tools run per round; a model asked to call hundreds runs four
 
 
 class ToolRunner(Protocol):
@@ -77,8 +78,12 @@ async def generate(
             if not calls or tools is None or reason is EndReason.LENGTH:
                 break
             conversation.append(ChatMessage("assistant", "", tool_calls=tuple(calls)))
-            for call in calls:
-                result = await tools.run(call)
+            for number, call in enumerate(calls):
+                result = (
+                    await tools.run(call)
+                    if number < MAX_CALLS_PER_ROUND
+                    else f"Not run: at most {MAX_CALLS_PER_ROUND} tool calls at a time."
+                )
                 conversation.append(ChatMessage("tool", result, tool_call_id=call.id))
     except asyncio.CancelledError:
         task = asyncio.current_task()
