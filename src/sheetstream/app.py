@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from sheetstream import __version__
 from sheetstream.access import TokenBook
-from sheetstream.errors import LLMError, SheetstreamError
+from sheetstream.errors import LLMError, Overloaded, SheetstreamError
 from sheetstream.llm import create_model
 from sheetstream.routes import admin_http, health, metrics, sessions, web, workbooks
 from sheetstream.settings import Settings
@@ -32,6 +33,8 @@ _STATUS = {
     "unauthorized": 401,
     "forbidden": 403,
     "rate_limited": 429,
+    "overloaded": 503,
+    "quota_exceeded": 403,
 }
 
 
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await service.shutdown()
+            app.state.workbooks.close()
             await model.aclose()
             await storage.disconnect()
 
@@ -86,6 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(SheetstreamError)
     async def _sheetstream_error(request: Request, exc: SheetstreamError) -> JSONResponse:
         status = getattr(exc, "status", None) or _STATUS.get(exc.code, 500)
-        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=status)
+        headers = None
+        if isinstance(exc, Overloaded):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        return JSONResponse(
+            {"error": exc.code, "message": exc.message}, status_code=status, headers=headers
+        )
 
     return app

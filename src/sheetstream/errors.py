@@ -10,6 +10,8 @@
     ├── StreamExpired (code "stream_expired")
     ├── WorkbookNotFound (code "workbook_not_found")
     ├── TooLarge (code "too_large")
+    ├── Overloaded (code "overloaded")
+    ├── QuotaExceeded (code "quota_exceeded")
     ├── LLMError
     │   ├── LLMUnavailable (code "llm_unavailable")
     │   └── LLMTimeout (code "llm_timeout")
@@ -69,6 +71,24 @@ class WorkbookNotFound(SheetstreamError):
 
 class TooLarge(SheetstreamError):
     code = "too_large"
+
+
+class Overloaded(SheetstreamError):
+    """Every slot for this kind of work is taken and so is the queue: try again later."""
+
+    code = "overloaded"
+
+    def __init__(
+        self, message: str, *, retry_after_s: float, request_id: str | None = None
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.retry_after_s = retry_after_s
+
+
+class QuotaExceeded(SheetstreamError):
+    """The owner has used all of one of their quotas; the message names it."""
+
+    code = "quota_exceeded"
 
 
 class LLMError(SheetstreamError):

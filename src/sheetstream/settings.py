@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sheetstream.access import read_token_file
 
 ModelName = Literal["llamacpp", "openai", "synthetic"]
+MIN_PARSER_MB = 768  # a parser process needs this much address space for a small workbook
 
 
 class Settings(BaseSettings):
@@ -168,7 +169,22 @@ class Settings(BaseSettings):
         120.0, description="Seconds the parser may take before the upload is refused."
     )
     workbook_parse_memory_mb: int = Field(
-        2048, description="Memory cap of the separate parser process, in MiB."
+        2048,
+        description="Memory for all workbook parsers together, in MiB; each of the "
+        "WORKBOOK_PARSES parser processes is capped at its share (at least 768).",
+    )
+    workbook_parses: int = Field(
+        2, description="Workbooks parsed at once, each in its own capped process."
+    )
+    workbook_uploads: int = Field(
+        16,
+        description="Uploads in progress at once (receiving, waiting for a parser, parsing); "
+        "more get 503 with Retry-After.",
+    )
+    workbook_uploads_per_client: int = Field(
+        2,
+        description="Uploads one client (token owner, or address on an open service) may "
+        "have in progress; more get 429.",
     )
     query_timeout_s: float = Field(
         5.0, description="Seconds a SQL query may run before it is interrupted."
@@ -186,6 +202,16 @@ class Settings(BaseSettings):
     )
     query_memory_mb: int = Field(256, description="Memory limit of one SQL query, in MiB.")
     query_threads: int = Field(2, description="Threads one SQL query may use.")
+    query_concurrency: int = Field(
+        4,
+        description="SQL queries run at once (each within QUERY_MEMORY_MB), on threads of "
+        "their own; more wait.",
+    )
+    query_queue: int = Field(
+        16,
+        description="SQL queries that may wait for a free slot; more get 503 with "
+        "Retry-After (`overloaded`).",
+    )
 
     # --- model
     model: ModelName = Field(
@@ -245,6 +271,21 @@ class Settings(BaseSettings):
         description="Synthetic model: a UTF-8 file whose text every answer streams exactly; "
         "wins over SYNTHETIC_TOKENS.",
     )
+
+    @model_validator(mode="after")
+    def _parsers_fit(self) -> Settings:
+        share = self.workbook_parse_memory_mb // max(1, self.workbook_parses)
+        if self.workbook_parses < 1 or share < MIN_PARSER_MB:
+            raise ValueError(
+                f"SHEETSTREAM_WORKBOOK_PARSE_MEMORY_MB={self.workbook_parse_memory_mb} gives "
+                f"each of the {self.workbook_parses} parsers {share} MiB; each needs at least "
+                f"{MIN_PARSER_MB}: raise it, or lower SHEETSTREAM_WORKBOOK_PARSES."
+            )
+        return self
+
+    def parser_memory_mb(self) -> int:
+        """The memory cap of one parser process: its share of WORKBOOK_PARSE_MEMORY_MB."""
+        return self.workbook_parse_memory_mb // self.workbook_parses
 
     @field_validator("allowed_origins", "api_tokens", mode="before")
     @classmethod

@@ -5,9 +5,13 @@ server's own event loop or memory is what the test watches)."""
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import openpyxl
 import orjson
 import psutil
 import pytest
@@ -125,3 +129,129 @@ async def test_sql_in_chat_sends_bounded_frames_and_stores_a_bounded_copy(
     assert "long text shortened" in answer.text or answer.reason == "length"
     (stored,) = history.json()["messages"]
     assert len(orjson.dumps(stored)) < 100 * 1024
+
+
+def string_table_bomb() -> bytes:
+    """A 1.5 MB workbook whose shared-strings table inflates to 64 MiB of tiny strings that
+    no cell uses (1,500 of them, repeated): readers build millions of strings from it."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet["A1"] = "only cell"
+    plain = io.BytesIO()
+    book.save(plain)
+    block = b"".join(b"<si><t>%d</t></si>" % i for i in range(1500))
+    table = b"<sst>" + block * (64 * 2**20 // len(block)) + b"</sst>"
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(plain.getvalue())) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in src.infolist():
+            if info.filename != "xl/sharedStrings.xml":
+                dst.writestr(info.filename, src.read(info))
+        dst.writestr("xl/sharedStrings.xml", table)
+    return out.getvalue()
+
+
+def zip_bomb() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("[Content_Types].xml", "<Types/>")
+        bomb.writestr("xl/workbook.xml", "<workbook/>")
+        bomb.writestr("xl/worksheets/sheet1.xml", b"\0" * (64 << 20))
+    return buffer.getvalue()
+
+
+async def test_a_burst_of_hostile_uploads_is_refused_within_bounded_memory(
+    tmp_path: Path,
+) -> None:
+    """Eight string-table bombs and eight zip bombs at once drove the server's processes to
+    5.5 GiB. Parses now run two at a time, each capped at half of WORKBOOK_PARSE_MEMORY_MB,
+    and the string tables are refused before any reader builds them."""
+    bombs = [("s.xlsx", string_table_bomb())] * 8 + [("z.xlsx", zip_bomb())] * 8
+    async with (
+        serve_process(
+            tmp_path / "data", model="synthetic", workbook_uploads_per_client=32
+        ) as server,
+        httpx.AsyncClient(timeout=120) as http,
+    ):
+        peak = rss_mib(server)
+
+        async def send(name: str, data: bytes) -> httpx.Response:
+            return await http.post(f"{server.http}/api/workbooks", files={"file": (name, data)})
+
+        sending = asyncio.gather(*(send(name, data) for name, data in bombs))
+        while not sending.done():
+            peak = max(peak, rss_mib(server))
+            await asyncio.sleep(0.02)
+        responses = await sending
+        health = await http.get(f"{server.http}/healthz")
+    assert peak < 2048 + 400, f"the server's processes reached {peak:.0f} MiB"
+    assert health.status_code == 200
+    for (name, _), response in zip(bombs, responses, strict=True):
+        assert response.status_code in (422, 503), (name, response.text)
+        if response.status_code == 503:
+            assert int(response.headers["retry-after"]) >= 1
+        elif name == "s.xlsx":
+            assert "shared-strings table" in response.json()["message"]
+    assert sum(r.status_code == 422 for r in responses) >= 2
+
+
+class StalledBody:
+    """A multipart upload whose body stops after its first bytes until `release()`."""
+
+    def __init__(self, data: bytes) -> None:
+        request = httpx.Request("POST", "http://x/", files={"file": ("wb.xlsx", data)})
+        self.content_type = request.headers["content-type"]
+        self.body = request.read()
+        self.released = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        yield self.body[:100]
+        self.started.set()
+        await self.released.wait()
+        yield self.body[100:]
+
+    def release(self) -> None:
+        self.released.set()
+
+
+async def test_uploads_past_their_bounds_are_turned_away_at_once(tmp_path: Path) -> None:
+    """Uploads in progress are bounded per client (429) and in total (503, Retry-After); the
+    ones already in progress finish."""
+    alice, bob = "alice-token-0123456789", "bob-token-0123456789ab"
+    async with (
+        serve_process(
+            tmp_path / "data",
+            model="synthetic",
+            api_tokens=f"alice:{alice},bob:{bob}",
+            workbook_uploads=3,
+            workbook_uploads_per_client=2,
+        ) as server,
+        httpx.AsyncClient(timeout=60) as http,
+    ):
+        url = f"{server.http}/api/workbooks"
+        stalled = [StalledBody(small_workbook()) for _ in range(3)]
+
+        def post(body: StalledBody, token: str) -> asyncio.Task[httpx.Response]:
+            headers = {"content-type": body.content_type, "authorization": f"Bearer {token}"}
+            return asyncio.create_task(http.post(url, content=body.stream(), headers=headers))
+
+        waiting = [post(stalled[0], alice), post(stalled[1], alice), post(stalled[2], bob)]
+        for body in stalled:
+            await body.started.wait()
+        await asyncio.sleep(0.2)  # the server has read their first bytes
+        files = {"file": ("wb.xlsx", small_workbook())}
+        third = await http.post(url, files=files, headers={"authorization": f"Bearer {alice}"})
+        full = await http.post(url, files=files, headers={"authorization": f"Bearer {bob}"})
+        for body in stalled:
+            body.release()
+        finished = await asyncio.gather(*waiting)
+        after = await http.post(url, files=files, headers={"authorization": f"Bearer {bob}"})
+    assert third.status_code == 429 and "2 uploads in progress" in third.json()["message"]
+    assert full.status_code == 503 and int(full.headers["retry-after"]) >= 1
+    assert full.json()["error"] == "overloaded"
+    assert [r.status_code for r in finished] == [201, 201, 201]
+    assert after.status_code == 201

@@ -466,6 +466,61 @@ def test_shared_strings_count_bomb(tmp_path: Path) -> None:
     assert "claims 999,999,999 strings" in exc.message
 
 
+def string_sheet(cells: int) -> bytes:
+    """A sheet whose first `cells` cells each use shared string number `i`."""
+    row = b"".join(b'<c r="A%d" t="s"><v>%d</v></c>' % (i + 1, i) for i in range(cells))
+    return b"<worksheet><sheetData><row>" + row + b"</row></sheetData></worksheet>"
+
+
+def shared_strings(texts: list[bytes]) -> bytes:
+    return b"<sst>" + b"".join(b"<si><t>" + t + b"</t></si>" for t in texts) + b"</sst>"
+
+
+def test_shared_strings_used_by_their_cells_pass(tmp_path: Path) -> None:
+    data = crafted(
+        {
+            "xl/worksheets/sheet1.xml": string_sheet(3000),
+            "xl/sharedStrings.xml": shared_strings([b"s%d" % i for i in range(3000)]),
+        }
+    )
+    path = write(tmp_path, "ok.xlsx", data)
+    assert inspect(path, sniff(path, "ok.xlsx"), LIMITS) == []
+
+
+def test_shared_strings_out_of_proportion_to_their_cells_are_refused(tmp_path: Path) -> None:
+    """A small file whose string table inflates to millions of entries that no cell uses."""
+    sst = shared_strings([b"u%d" % i for i in range(20_000)])
+    data = crafted({"xl/worksheets/sheet1.xml": string_sheet(10), "xl/sharedStrings.xml": sst})
+    exc = rejected(write(tmp_path, "p.xlsx", data))
+    assert exc.status == 422
+    assert "more than 10,010 entries but only 10 cells use one" in exc.message
+
+
+def test_repeated_shared_strings_are_refused(tmp_path: Path) -> None:
+    """Entries are distinct by definition: a table of one tiny string repeated is a bomb."""
+    data = crafted(
+        {
+            "xl/worksheets/sheet1.xml": string_sheet(5000),
+            "xl/sharedStrings.xml": shared_strings([b"a"] * 5000),
+        }
+    )
+    exc = rejected(write(tmp_path, "r.xlsx", data))
+    assert exc.status == 422
+    assert "repeats 4,999 of its 5,000 entries" in exc.message
+
+
+def test_a_few_repeated_shared_strings_are_tolerated(tmp_path: Path) -> None:
+    texts = [b"s%d" % i for i in range(4000)] + [b"s1"] * 500  # a careless writer
+    data = crafted(
+        {
+            "xl/worksheets/sheet1.xml": string_sheet(4500),
+            "xl/sharedStrings.xml": shared_strings(texts),
+        }
+    )
+    path = write(tmp_path, "c.xlsx", data)
+    assert inspect(path, sniff(path, "c.xlsx"), LIMITS) == []
+
+
 def test_duplicate_entry_names(tmp_path: Path) -> None:
     out = io.BytesIO(crafted({}))
     with (

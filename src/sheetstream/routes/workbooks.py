@@ -32,7 +32,10 @@ async def upload(request: Request, owner: Owner) -> JSONResponse:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > service.max_bytes + 65536:
         raise TooLarge(limit_message(service.max_bytes))
-    record = await service.upload(request.headers.get("content-type", ""), request.stream(), owner)
+    client = owner if owner is not None else (request.client.host if request.client else "")
+    record = await service.upload(
+        request.headers.get("content-type", ""), request.stream(), owner, client
+    )
     return JSONResponse(record, status_code=201)
 
 

@@ -345,6 +345,13 @@ def _sniff_csv(fh: IO[bytes], head: bytes) -> None:
 
 _DOCTYPE = re.compile(rb"<!\s{0,64}(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _SHEET_NAME = re.compile(r"^xl/worksheets/sheet(\d+)\.xml$")
+_SHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
+_SHARED_STRINGS = re.compile(r"^xl/[^/]*sharedstrings[^/]*\.xml$", re.IGNORECASE)
+_STRING_CELL = re.compile(rb"\st\s{0,8}=\s{0,8}[\"']s[\"']")
+_ENTRY_OPEN = re.compile(rb"<(?:[\w.-]{1,32}:)?si(?:\s[^>]{0,1024})?>")
+_ENTRY_CLOSE = re.compile(rb"</(?:[\w.-]{1,32}:)?si\s{0,8}>")
+_UNUSED_STRINGS = 10_000  # entries a table may hold beyond the cells that use them
+_REPEATS_ALLOWED = 1_000  # and repeated entries (a careless writer's), if under a tenth
 _DIMENSION = re.compile(
     rb"<(?:[\w.-]{1,32}:)?dimension\s[^>]{0,512}?\bref\s{0,8}=\s{0,8}[\"']"
     rb"\$?([A-Za-z]{1,3})\$?(\d{1,7})(?::\$?([A-Za-z]{1,3})\$?(\d{1,7}))?[\"']"
@@ -436,18 +443,25 @@ def _inspect_zip(
 
     budget = _Budget(limits.max_unzipped_bytes)
     warnings: list[str] = []
-    for info in infos:
+    parts = [i for i in infos if not i.is_dir() and i.filename.lower().endswith((".xml", ".rels"))]
+    sheets = [i for i in parts if _SHEET_PART.match(i.filename)]
+    string_cells = 0  # cells that use a shared string: the table can hold no more entries
+    for info in sheets:  # first, so the shared strings can be weighed against their cells
+        number = _SHEET_NAME.match(info.filename)
+        found, used = _inspect_sheet(
+            zf, info, int(number.group(1)) if number else 0, limits, budget
+        )
+        warnings.extend(found)
+        string_cells += used
+    for info in parts:
         name = info.filename
-        if info.is_dir() or not name.lower().endswith((".xml", ".rels")):
-            continue
-        sheet = _SHEET_NAME.match(name)
-        if sheet:
-            warnings.extend(_inspect_sheet(zf, info, int(sheet.group(1)), limits, budget))
+        if info in sheets:
             continue
         head = _read_head(zf, info, limits.max_xml_scan_bytes, budget)
         _check_xml_head(name, head, info.file_size, limits)
-        if name == "xl/sharedStrings.xml":
+        if _SHARED_STRINGS.search(name):
             _check_shared_strings(head, info.file_size)
+            _check_shared_string_entries(zf, info, string_cells, budget)
 
     lowered = [n.lower() for n in names]
     if fmt == "ods":
@@ -566,6 +580,55 @@ def _check_shared_strings(head: bytes, size: int) -> None:
         )
 
 
+def _check_shared_string_entries(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, string_cells: int, budget: _Budget
+) -> None:
+    """Each entry of a shared-strings table is a distinct string used by at least one cell.
+
+    A table of millions of repeated tiny strings inflates a small file into gigabytes of
+    reader memory; it is refused as soon as it holds more entries than cells use, or
+    repeats itself."""
+    allowed = string_cells + _UNUSED_STRINGS
+    seen: set[int] = set()
+    entries = repeats = 0
+    buf = b""
+    for chunk in _stream(zf, info, budget):
+        buf += chunk
+        pos = keep = 0
+        while True:
+            opened = _ENTRY_OPEN.search(buf, pos)
+            if opened is None:
+                keep = max(pos, len(buf) - _TAIL_KEEP)
+                break
+            closed = _ENTRY_CLOSE.search(buf, opened.end())
+            if closed is None:
+                keep = opened.start()
+                break
+            entries += 1
+            if entries > allowed:
+                raise WorkbookRejected(
+                    f"The shared-strings table holds more than {allowed:,} entries but only "
+                    f"{string_cells:,} cells use one; each entry belongs to a cell, so the "
+                    "table is out of proportion. Re-save the workbook in a spreadsheet program.",
+                    status=422,
+                )
+            digest = hash(buf[opened.end() : closed.start()])
+            if digest in seen:
+                repeats += 1
+            else:
+                seen.add(digest)
+            pos = closed.end()
+        buf = buf[keep:]
+        if len(buf) > _MAX_CELL_CARRY:
+            buf = buf[-_TAIL_KEEP:]
+    if repeats > _REPEATS_ALLOWED and repeats * 10 > entries:
+        raise WorkbookRejected(
+            f"The shared-strings table repeats {repeats:,} of its {entries:,} entries; each "
+            "entry should be a distinct string. Re-save the workbook in a spreadsheet program.",
+            status=422,
+        )
+
+
 def _column_number(letters: bytes) -> int:
     number = 0
     for ch in letters.upper():
@@ -579,8 +642,11 @@ def _inspect_sheet(
     number: int,
     limits: InspectLimits,
     budget: _Budget,
-) -> list[str]:
+) -> tuple[list[str], int]:
+    """Warnings about one sheet part (numbered as `xl/worksheets/sheetN.xml`, else 0), and
+    how many of its cells use a shared string."""
     formulas = 0
+    string_cells = 0
     merged_header = False
     buf = b""
     first = True
@@ -605,6 +671,8 @@ def _inspect_sheet(
             if closed is None:
                 keep = opened.start()
                 break
+            if _STRING_CELL.search(opened.group()):
+                string_cells += 1
             body = buf[opened.end() : closed.start()]
             if _FORMULA.search(body) and not _VALUE.search(body):
                 formulas += 1
@@ -616,16 +684,17 @@ def _inspect_sheet(
             buf = buf[-_TAIL_KEEP:]
     if first:  # empty part
         _check_xml_head(info.filename, b"", info.file_size, limits)
+    label = f"Sheet {number}" if number else f"The sheet part {info.filename!r}"
     warnings: list[str] = []
     if merged_header:
-        warnings.append(f"Sheet {number} has merged header cells")
+        warnings.append(f"{label} has merged header cells")
     if formulas:
         noun = "formula" if formulas == 1 else "formulas"
         warnings.append(
-            f"Sheet {number} has {formulas:,} {noun} without a cached value; they read as empty "
+            f"{label} has {formulas:,} {noun} without a cached value; they read as empty "
             "(open and save it in Excel to compute them)."
         )
-    return warnings
+    return warnings, string_cells
 
 
 def _has_merged_header(buf: bytes) -> bool:

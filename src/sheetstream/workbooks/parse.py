@@ -10,6 +10,7 @@ removed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import resource
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sheetstream.errors import SheetstreamError
+from sheetstream.workbooks.inspect import InspectLimits, WorkbookRejected
 
 __all__ = ["ParseLimits", "WorkbookUnreadable", "parse_workbook"]
 
@@ -101,12 +103,22 @@ def _failure_reason(proc: subprocess.CompletedProcess[bytes], limits: ParseLimit
     return f"the reader crashed (exit status {proc.returncode})"
 
 
-def parse_workbook(src: Path, fmt: str, dest_db: Path, limits: ParseLimits) -> dict[str, Any]:
-    """Parse ``src`` (``fmt``: xlsx, xlsm, xls, ods or csv) into a new DuckDB file at
-    ``dest_db`` and return its profile. Raises :class:`WorkbookUnreadable`."""
+def parse_workbook(
+    src: Path,
+    fmt: str,
+    dest_db: Path,
+    limits: ParseLimits,
+    inspect_limits: InspectLimits | None = None,
+) -> dict[str, Any]:
+    """Inspect ``src`` (``fmt``: xlsx, xlsm, xls, ods or csv) under ``inspect_limits``, parse it
+    into a new DuckDB file at ``dest_db`` and return its profile, with the inspection's
+    warnings as ``package_warnings``. Raises :class:`WorkbookRejected` when inspection refuses
+    the file, :class:`WorkbookUnreadable` when it cannot be read."""
     env = dict(os.environ)
-    # Few glibc malloc arenas: each reserves 64 MiB of address space, which RLIMIT_AS counts.
+    # Few glibc malloc arenas: each reserves 64 MiB of address space, which RLIMIT_AS counts;
+    # one BLAS thread: each reserves its own buffers.
     env.setdefault("MALLOC_ARENA_MAX", "2")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     cmd = [
         sys.executable,
         "-m",
@@ -117,6 +129,8 @@ def parse_workbook(src: Path, fmt: str, dest_db: Path, limits: ParseLimits) -> d
         "--memory-mb",
         str(limits.memory_mb),
     ]
+    if inspect_limits is not None:
+        cmd += ["--inspect-limits", json.dumps(dataclasses.asdict(inspect_limits))]
     try:
         proc = subprocess.run(
             cmd,
@@ -134,6 +148,9 @@ def parse_workbook(src: Path, fmt: str, dest_db: Path, limits: ParseLimits) -> d
         raise WorkbookUnreadable(f"the reader could not be started ({exc})") from None
     if proc.returncode != 0:
         _remove(dest_db)
+        refusal = _last_json_line(proc.stdout)
+        if proc.returncode == 1 and refusal is not None and refusal.get("kind") == "rejected":
+            raise WorkbookRejected(str(refusal["error"]), status=int(refusal.get("status", 422)))
         raise WorkbookUnreadable(_failure_reason(proc, limits))
     profile = _last_json_line(proc.stdout)
     if profile is None or "sheets" not in profile:

@@ -1,6 +1,11 @@
-"""Parse one workbook into a DuckDB file; run as a child process by :mod:`.parse`.
+"""Inspect, then parse one workbook into a DuckDB file; run as a child process by :mod:`.parse`.
 
     python -m sheetstream.workbooks.parse_worker SRC FORMAT DEST_DB [--memory-mb N]
+        [--inspect-limits JSON]
+
+The package is inspected first (:func:`.inspect.inspect`: ZIP bombs, XML attacks, huge
+ranges and string tables), here rather than in the server, so that what inspection itself
+needs is held by this capped process too.
 
 Spreadsheets (xlsx, xlsm, xls, ods) are read with fastexcel (calamine); csv with DuckDB's
 ``read_csv``. Every sheet becomes one table named after the sheet (sanitised), with a first
@@ -8,9 +13,11 @@ column ``_row`` holding the spreadsheet row number of each record (the header is
 non-empty row; the record below it is header row + 1). Rows that are entirely blank are dropped,
 so ``_row`` can skip numbers.
 
-On success the profile (:func:`.profile.profile_database`) is printed as one JSON line and the
-exit status is 0. On failure one JSON line ``{"error": ..., "kind": ...}`` is printed and the
-status is 1; ``kind`` is ``"memory"`` when an allocation failed, else ``"unreadable"``.
+On success the profile (:func:`.profile.profile_database`), with the inspection's warnings as
+``package_warnings``, is printed as one JSON line and the exit status is 0. On failure one
+JSON line ``{"error": ..., "kind": ...}`` is printed and the status is 1; ``kind`` is
+``"memory"`` when an allocation failed, ``"rejected"`` when inspection refused the file (with
+its HTTP ``status``), else ``"unreadable"``.
 """
 
 from __future__ import annotations
@@ -22,18 +29,20 @@ import re
 import sys
 from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import fastexcel
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from sheetstream.errors import SheetstreamError
+from sheetstream.workbooks.inspect import Format, InspectLimits, WorkbookRejected, inspect
 from sheetstream.workbooks.profile import ROW_COLUMN, SheetInfo, profile_database, quote_ident
 
 __all__ = ["SPREADSHEET_FORMATS", "column_names", "main", "table_names"]
 
 SPREADSHEET_FORMATS = frozenset({"xlsx", "xlsm", "xls", "ods"})
+_INSPECTED = frozenset({"xlsx", "xlsm", "xls", "ods", "csv"})
 _HEADER_PROBE_ROWS = 64
 _MAX_INT_DOUBLE = 2.0**53
 
@@ -277,9 +286,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("format")
     parser.add_argument("dest_db", type=Path)
     parser.add_argument("--memory-mb", type=int, default=None)
+    parser.add_argument("--inspect-limits", type=json.loads, default=None)
     args = parser.parse_args(argv)
     try:
+        warnings: list[str] = []
+        if args.inspect_limits is not None and args.format in _INSPECTED:
+            limits = InspectLimits(**args.inspect_limits)
+            warnings = inspect(args.src, cast(Format, args.format), limits)
         profile = parse_to_duckdb(args.src, args.format, args.dest_db, args.memory_mb)
+        profile["package_warnings"] = warnings
+    except WorkbookRejected as exc:
+        line = json.dumps({"error": exc.message, "kind": "rejected", "status": exc.status})
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+        return 1
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         line = json.dumps({"error": message[:500], "kind": _error_kind(exc)})

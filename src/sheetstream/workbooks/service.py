@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sheetstream.access import visible
-from sheetstream.errors import SheetstreamError, WorkbookNotFound
+from sheetstream.errors import Overloaded, RateLimited, SheetstreamError, WorkbookNotFound
+from sheetstream.gate import Gate
 from sheetstream.settings import Settings
 from sheetstream.workbooks.catalog import WorkbookCatalog, new_workbook_id
-from sheetstream.workbooks.inspect import InspectLimits, clean_filename, inspect, sniff
+from sheetstream.workbooks.inspect import InspectLimits, clean_filename, sniff
 from sheetstream.workbooks.parse import ParseLimits, parse_workbook
 from sheetstream.workbooks.query import QueryLimits, QueryResult, run_query
 from sheetstream.workbooks.receive import receive_file
@@ -29,7 +31,7 @@ class WorkbookService:
             max_cells_per_sheet=settings.workbook_max_cells,
         )
         self.parse_limits = ParseLimits(
-            timeout_s=settings.workbook_parse_timeout_s, memory_mb=settings.workbook_parse_memory_mb
+            timeout_s=settings.workbook_parse_timeout_s, memory_mb=settings.parser_memory_mb()
         )
         self.query_limits = QueryLimits(
             timeout_s=settings.query_timeout_s,
@@ -39,13 +41,54 @@ class WorkbookService:
             memory_mb=settings.query_memory_mb,
             threads=settings.query_threads,
         )
+        # their own threads each: a burst of uploads cannot starve queries, or the reverse
+        self.parses = Gate("workbook parses", settings.workbook_parses, settings.workbook_uploads)
+        self.queries = Gate("SQL queries", settings.query_concurrency, settings.query_queue)
+        self.max_uploads = settings.workbook_uploads
+        self.max_uploads_per_client = settings.workbook_uploads_per_client
+        self.uploading: Counter[str] = Counter()  # uploads in progress, by client
+
+    def close(self) -> None:
+        self.parses.close()
+        self.queries.close()
 
     async def upload(
-        self, content_type: str, body: AsyncIterator[bytes], owner: str | None = None
+        self,
+        content_type: str,
+        body: AsyncIterator[bytes],
+        owner: str | None = None,
+        client: str = "",
     ) -> dict[str, Any]:
         """Receive, check, parse and profile one upload; on any refusal nothing is kept.
 
-        The workbook belongs to `owner` ('' on an open service)."""
+        The workbook belongs to `owner` ('' on an open service). `client` (the owner, or the
+        address on an open service) may have only so many uploads in progress."""
+        self._admit(client)
+        self.uploading[client] += 1
+        try:
+            return await self._upload(content_type, body, owner)
+        finally:
+            self.uploading[client] -= 1
+            if not self.uploading[client]:
+                del self.uploading[client]
+
+    def _admit(self, client: str) -> None:
+        if self.uploading[client] >= self.max_uploads_per_client:
+            raise RateLimited(
+                f"You have {self.uploading[client]} uploads in progress; wait for one to "
+                "finish before sending another."
+            )
+        if self.uploading.total() >= self.max_uploads:
+            raise Overloaded(
+                f"The server is receiving {self.max_uploads} uploads already; try again in a "
+                "few seconds.",
+                retry_after_s=5.0,
+            )
+        self.parses.check()
+
+    async def _upload(
+        self, content_type: str, body: AsyncIterator[bytes], owner: str | None
+    ) -> dict[str, Any]:
         workbook_id = new_workbook_id()
         folder = self.catalog.create(workbook_id)
         try:
@@ -53,13 +96,18 @@ class WorkbookService:
             given_name = await receive_file(content_type, body, original, self.max_bytes)
             filename = clean_filename(given_name)
             fmt = await asyncio.to_thread(sniff, original, filename)
-            warnings = await asyncio.to_thread(inspect, original, fmt, self.inspect_limits)
-            profile = await asyncio.to_thread(
-                parse_workbook, original, fmt, folder / "tables.duckdb", self.parse_limits
+            profile = await self.parses.run(
+                parse_workbook,
+                original,
+                fmt,
+                folder / "tables.duckdb",
+                self.parse_limits,
+                self.inspect_limits,
             )
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
+        warnings: list[str] = profile.get("package_warnings", [])
         for number, sheet in enumerate(profile["sheets"], start=1):
             sheet["warnings"] = _sheet_warnings(number, sheet, warnings)
         record = {
@@ -96,7 +144,7 @@ class WorkbookService:
         tables = self.catalog.tables(workbook_id)
         if tables is None:
             raise SheetstreamError("workbook tables missing")
-        return await asyncio.to_thread(run_query, tables, sql, self.query_limits)
+        return await self.queries.run(run_query, tables, sql, self.query_limits)
 
 
 def _summary(record: dict[str, Any]) -> dict[str, Any]:
