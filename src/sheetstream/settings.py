@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         "Applies when user tokens are configured.",
     )
 
+    max_body_bytes: int = Field(
+        64 * 1024,
+        description="Largest JSON request body (queries, broadcasts), in bytes; larger gets "
+        "413. Uploads have WORKBOOK_MAX_BYTES.",
+    )
+
     # --- WebSocket transport
     max_message_bytes: int = Field(
         65536, description="Largest client message accepted; larger closes with 1009."

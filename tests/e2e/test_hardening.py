@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 import io
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openpyxl
 import orjson
 import psutil
 import pytest
+from fastapi.routing import APIRoute
 
+from sheetstream.app import create_app
 from sheetstream.client import SheetstreamClient
-from tests.conftest import ServerProcess, serve_process, small_workbook
+from sheetstream.settings import Settings
+from tests.conftest import ServerProcess, StartServer, serve_process, small_workbook
 
 
 async def health_while(server: ServerProcess, work: asyncio.Task[object]) -> list[float]:
@@ -255,3 +259,79 @@ async def test_uploads_past_their_bounds_are_turned_away_at_once(tmp_path: Path)
     assert full.json()["error"] == "overloaded"
     assert [r.status_code for r in finished] == [201, 201, 201]
     assert after.status_code == 201
+
+
+async def send_chunked_head(
+    port: int, path: str, headers: dict[str, str]
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Transfer-Encoding: chunked"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return reader, writer
+
+
+async def send_chunks(writer: asyncio.StreamWriter, total: int, size: int = 16384) -> None:
+    piece = b"%x\r\n%s\r\n" % (size, b"x" * size)
+    for _ in range(total // size):
+        writer.write(piece)
+        await writer.drain()
+
+
+async def read_status(reader: asyncio.StreamReader) -> int:
+    """The status of the response, which must come before the body was all sent."""
+    line = await asyncio.wait_for(reader.readline(), timeout=10)
+    return int(line.split()[1])
+
+
+@pytest.mark.parametrize("path", ["/api/admin/broadcast", "/api/workbooks/wb_x/query"])
+async def test_a_body_without_a_token_is_refused_before_it_is_read(
+    start_server: StartServer, path: str
+) -> None:
+    """FastAPI read a declared body before the token check: a 4 GB chunked POST without a
+    token was read whole before the 403. Now the refusal comes after the headers."""
+    srv = await start_server(admin_token="admin-token-0123456789", api_tokens=["a:" + "t" * 20])
+    reader, writer = await send_chunked_head(srv.port, path, {"Content-Type": "application/json"})
+    await send_chunks(writer, 64 * 1024)  # a start; the rest of the 4 GB never comes
+    try:
+        assert await read_status(reader) == 401
+    finally:
+        writer.close()
+
+
+async def test_a_body_over_the_limit_is_refused_once_it_passes_it(
+    start_server: StartServer,
+) -> None:
+    srv = await start_server(admin_token="admin-token-0123456789", max_body_bytes=32 * 1024)
+    headers = {"Authorization": "Bearer admin-token-0123456789"}
+    reader, writer = await send_chunked_head(srv.port, "/api/admin/broadcast", headers)
+    await send_chunks(writer, 128 * 1024)  # past the limit; the rest never comes
+    try:
+        assert await read_status(reader) == 413
+    finally:
+        writer.close()
+    async with httpx.AsyncClient(base_url=srv.http, headers=headers) as http:
+        declared = await http.post("/api/admin/broadcast", content=b"{" + b" " * 40000 + b"}")
+        ok = await http.post("/api/admin/broadcast", json={"content": "hi"})
+        bad = await http.post("/api/admin/broadcast", json={"content": 3})
+    assert declared.status_code == 413 and "32,768 bytes" in declared.json()["message"]
+    assert ok.status_code == 200
+    assert bad.status_code == 400 and "content" in bad.json()["message"]
+
+
+def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # an included router's routes
+        if included is not None:
+            yield from api_routes(included.routes)
+        elif isinstance(route, APIRoute):
+            yield route
+
+
+def test_no_route_declares_a_body_that_would_be_read_before_its_dependencies() -> None:
+    """The class of the defect above: every route reads its body itself (`read_json`)."""
+    app = create_app(Settings(model="synthetic"))
+    routes = list(api_routes(app.routes))
+    assert any(route.path == "/api/workbooks/{workbook_id}/query" for route in routes)
+    for route in routes:
+        assert route.body_field is None, f"{route.path} declares a body parameter"

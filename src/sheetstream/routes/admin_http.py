@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from sheetstream.errors import BadRequest, Forbidden
 from sheetstream.routes.auth import check_admin
+from sheetstream.routes.body import read_json
 from sheetstream.streaming.admin import AdminService
 
 router = APIRouter()
@@ -33,7 +34,8 @@ class BroadcastBody(BaseModel):
 
 
 @router.post("/api/admin/broadcast")
-async def broadcast(body: BroadcastBody, admin: Admin) -> dict[str, Any]:
+async def broadcast(request: Request, admin: Admin) -> dict[str, Any]:
+    body = await read_json(request, BroadcastBody)
     if not body.content:
         raise BadRequest("`content` must be a non-empty string.")
     return {"receipt": admin.broadcast(body.content, body.level, body.session_id, body.owner)}

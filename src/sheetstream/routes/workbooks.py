@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from sheetstream.errors import TooLarge
 from sheetstream.routes.auth import Owner
+from sheetstream.routes.body import read_json
 from sheetstream.workbooks.receive import limit_message
 from sheetstream.workbooks.service import WorkbookService
 
@@ -56,6 +57,7 @@ async def delete(request: Request, workbook_id: str, owner: Owner) -> Response:
 
 
 @router.post("/api/workbooks/{workbook_id}/query")
-async def query(request: Request, workbook_id: str, body: QueryBody, owner: Owner) -> Response:
+async def query(request: Request, workbook_id: str, owner: Owner) -> Response:
+    body = await read_json(request, QueryBody)
     result = await _service(request).query(workbook_id, body.sql, owner)
     return Response(orjson.dumps(result.to_json()), media_type="application/json")
