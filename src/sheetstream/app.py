@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import math
@@ -16,6 +17,7 @@ from sheetstream import __version__
 from sheetstream.access import TokenBook
 from sheetstream.errors import LLMError, Overloaded, SheetstreamError
 from sheetstream.llm import create_model
+from sheetstream.looplag import LoopLag
 from sheetstream.routes import admin_http, health, metrics, sessions, web, workbooks
 from sheetstream.settings import Settings
 from sheetstream.storage import create_storage
@@ -54,11 +56,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.model_error = exc.message
             log.error("model %s is not ready: %s", settings.model, exc.message)
         app.state.workbooks = WorkbookService(settings)
+        await app.state.workbooks.start()
         service = ChatService(
             settings, model, storage, app.state.workbooks, tokens=app.state.tokens
         )
         await service.start()
         app.state.chat = service
+        app.state.loop_lag = LoopLag()
+        watching = asyncio.create_task(app.state.loop_lag.run(), name="loop-lag")
         app.state.admin = AdminService(service)
         app.state.started_at = time.monotonic()
         # What exists now lives as long as the process: keep it out of every future
@@ -67,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            watching.cancel()
             await service.shutdown()
             app.state.workbooks.close()
             await model.aclose()

@@ -9,12 +9,14 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from sheetstream.looplag import LoopLag
 from sheetstream.streaming.stats import Stats, percentile
 
 
 class StatsCollector:
-    def __init__(self, stats: Stats) -> None:
+    def __init__(self, stats: Stats, loop_lag: LoopLag) -> None:
         self._stats = stats
+        self._loop_lag = loop_lag
 
     def collect(self) -> Iterator[Metric]:
         s = self._stats
@@ -80,6 +82,16 @@ class StatsCollector:
             "Question received to first chunk written.",
             list(s.first_token),
         )
+        lags = self._loop_lag.recent(now)
+        lag = GaugeMetricFamily(
+            "sheetstream_event_loop_lag_seconds",
+            "How late the event loop woke, over the last minute.",
+            labels=["stat"],
+        )
+        if lags:
+            lag.add_metric(["max"], max(lags))
+            lag.add_metric(["p99"], percentile(lags, 99) or 0.0)
+        yield lag
 
 
 def _quantiles(name: str, doc: str, samples: list[float]) -> Metric:
@@ -91,7 +103,7 @@ def _quantiles(name: str, doc: str, samples: list[float]) -> Metric:
     return gauge
 
 
-def render(stats: Stats) -> tuple[bytes, str]:
+def render(stats: Stats, loop_lag: LoopLag) -> tuple[bytes, str]:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StatsCollector(stats))
+    registry.register(StatsCollector(stats, loop_lag))
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sheetstream.access import read_token_file
+from sheetstream.quotas import Quotas
 
 ModelName = Literal["llamacpp", "openai", "synthetic"]
 MIN_PARSER_MB = 768  # a parser process needs this much address space for a small workbook
@@ -97,6 +98,21 @@ class Settings(BaseSettings):
         64 * 1024,
         description="Largest JSON request body (queries, broadcasts), in bytes; larger gets "
         "413. Uploads have WORKBOOK_MAX_BYTES.",
+    )
+
+    # --- quotas, per token owner (everyone together on an open service); 0 turns one off
+    quota_sessions: int = Field(
+        1000, description="Sessions one owner may keep; a new one past it is refused."
+    )
+    quota_history_bytes: int = Field(
+        256 * 1024 * 1024,
+        description="Bytes of stored questions and answers one owner may keep; past it, "
+        "`chat` gets `quota_exceeded` until sessions are deleted.",
+    )
+    quota_workbooks: int = Field(200, description="Workbooks one owner may keep.")
+    quota_workbook_bytes: int = Field(
+        4 * 1024 * 1024 * 1024,
+        description="Bytes of workbooks (uploads and their tables) one owner may keep.",
     )
 
     # --- WebSocket transport
@@ -288,6 +304,14 @@ class Settings(BaseSettings):
                 f"{MIN_PARSER_MB}: raise it, or lower SHEETSTREAM_WORKBOOK_PARSES."
             )
         return self
+
+    def quotas(self) -> Quotas:
+        return Quotas(
+            sessions=self.quota_sessions,
+            history_bytes=self.quota_history_bytes,
+            workbooks=self.quota_workbooks,
+            workbook_bytes=self.quota_workbook_bytes,
+        )
 
     def parser_memory_mb(self) -> int:
         """The memory cap of one parser process: its share of WORKBOOK_PARSE_MEMORY_MB."""

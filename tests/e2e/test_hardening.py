@@ -335,3 +335,39 @@ def test_no_route_declares_a_body_that_would_be_read_before_its_dependencies() -
     assert any(route.path == "/api/workbooks/{workbook_id}/query" for route in routes)
     for route in routes:
         assert route.body_field is None, f"{route.path} declares a body parameter"
+
+
+async def test_listing_workbooks_reads_no_record_and_chat_reads_one_once(
+    start_server: StartServer,
+) -> None:
+    """`GET /api/workbooks` read and parsed every owner's record on the event loop, and every
+    chat turn parsed its workbook's again. The list comes from an index now; a record is read
+    off the loop, once. Records made unreadable on disk show which reads still happen."""
+    srv = await start_server()
+    async with httpx.AsyncClient(base_url=srv.http, timeout=60) as http:
+        ids = [await upload_workbook(http, srv.http) for _ in range(3)]
+        async with SheetstreamClient.connect(f"{srv.ws}/ws/reader") as client:
+            first = await client.ask("/sheets", workbook_id=ids[0])
+            for workbook_id in ids:
+                record = srv.settings.data_dir / "workbooks" / workbook_id / "workbook.json"
+                record.write_text("not json")
+            listed = (await http.get("/api/workbooks")).json()["workbooks"]
+            again = await client.ask("/sheets", workbook_id=ids[0])  # read once, kept
+            unread = await http.get(f"/api/workbooks/{ids[1]}")
+    assert sorted(w["workbook_id"] for w in listed) == sorted(ids)
+    assert first.reason == again.reason == "complete" and first.text == again.text
+    assert unread.status_code == 404 and "can no longer be read" in unread.json()["message"]
+
+
+async def test_the_event_loop_lag_is_reported(start_server: StartServer) -> None:
+    srv = await start_server(admin_token="admin-token-0123456789")
+    headers = {"Authorization": "Bearer admin-token-0123456789"}
+    await asyncio.sleep(0.35)  # a few samples
+    async with httpx.AsyncClient(base_url=srv.http, headers=headers) as http:
+        figures = (await http.get("/api/websocket/performance")).json()
+        metrics = (await http.get("/metrics")).text
+    lag = figures["event_loop_lag_ms"]
+    assert lag["samples"] >= 2 and lag["window_s"] == 60
+    assert 0 <= lag["p99"] <= lag["max"]
+    assert 'sheetstream_event_loop_lag_seconds{stat="max"}' in metrics
+    assert 'sheetstream_event_loop_lag_seconds{stat="p99"}' in metrics

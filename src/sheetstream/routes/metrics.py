@@ -16,11 +16,13 @@ router = APIRouter(dependencies=[Depends(require_admin_when_configured)])
 
 @router.get("/api/websocket/performance")
 async def performance(request: Request) -> dict[str, Any]:
-    service = request.app.state.chat
-    return service.stats.snapshot(time.monotonic())  # type: ignore[no-any-return]
+    now = time.monotonic()
+    figures: dict[str, Any] = request.app.state.chat.stats.snapshot(now)
+    figures["event_loop_lag_ms"] = request.app.state.loop_lag.snapshot(now)
+    return figures
 
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    body, content_type = render(request.app.state.chat.stats)
+    body, content_type = render(request.app.state.chat.stats, request.app.state.loop_lag)
     return Response(body, media_type=content_type)

@@ -47,12 +47,12 @@ async def list_workbooks(request: Request, owner: Owner) -> dict[str, Any]:
 
 @router.get("/api/workbooks/{workbook_id}")
 async def describe(request: Request, workbook_id: str, owner: Owner) -> dict[str, Any]:
-    return _service(request).get(workbook_id, owner)
+    return await _service(request).get(workbook_id, owner)
 
 
 @router.delete("/api/workbooks/{workbook_id}", status_code=204)
 async def delete(request: Request, workbook_id: str, owner: Owner) -> Response:
-    _service(request).delete(workbook_id, owner)
+    await _service(request).delete(workbook_id, owner)
     return Response(status_code=204)
 
 

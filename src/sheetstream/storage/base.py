@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 SESSION_NOT_FOUND = "No such session; open /ws/chat to start one."
 
 
@@ -30,6 +32,14 @@ class MessageRecord:
     grounding: dict[str, Any] | None = None  # numbers the answer states, found or not
     tools: list[dict[str, Any]] | None = None  # the `tool` frames the answer sent, in order
 
+    def stored_bytes(self) -> int:
+        """What the message takes in storage, as the owner's history quota counts it."""
+        size = len(self.question.encode()) + len(self.answer.encode())
+        for extra in (self.grounding, self.tools):
+            if extra is not None:
+                size += len(orjson.dumps(extra))
+        return size
+
     def to_json(self) -> dict[str, object]:
         return {
             "stream_id": self.stream_id,
@@ -52,6 +62,12 @@ class MessageRecord:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    sessions: int
+    history_bytes: int
+
+
 class Storage(Protocol):
     """Durable sessions and history. Errors surface as `StorageError`."""
 
@@ -64,11 +80,20 @@ class Storage(Protocol):
     async def ping(self) -> bool:
         """True when the store answers a trivial query."""
 
-    async def ensure_session(self, session_id: str, now: float, owner: str | None = None) -> bool:
+    async def ensure_session(
+        self, session_id: str, now: float, owner: str | None = None, max_sessions: int = 0
+    ) -> bool:
         """Create the session, owned by `owner` ('' when None), if it does not exist, else
         touch its last-seen time; True if it was created (so it has no history to load).
         With an `owner`, a session that exists under another owner raises `NotFound` and is
-        left untouched."""
+        left untouched. A new session beyond the owner's `max_sessions` (0: no limit) raises
+        `QuotaExceeded`, checked and created in one step."""
+
+    async def usage(self, owner: str | None) -> Usage:
+        """How many sessions `owner` ('' when None) has, and the bytes of their messages."""
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Forget a session and all its messages; False if there was no such session."""
 
     async def session_owner(self, session_id: str) -> str | None:
         """The session's owner ('' for sessions of an open service), or None if none."""

@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sheetstream.errors import NotFound, StorageError
-from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord
+from sheetstream.errors import NotFound, QuotaExceeded, StorageError
+from sheetstream.quotas import sessions_quota_message
+from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord, Usage
 
 T = TypeVar("T")
 
@@ -47,10 +48,18 @@ _COLUMNS = (
 _JSON_COLUMNS = ("grounding", "tools")
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM messages"
 _INSERT = (
-    f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+    f"INSERT INTO messages ({', '.join(_COLUMNS)}, bytes) "
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)}, ?)"
 )
 _FINAL = tuple(c for c in _COLUMNS if c not in ("stream_id", "session_id", "created_at"))
-_UPDATE = f"UPDATE messages SET {', '.join(f'{c} = ?' for c in _FINAL)} WHERE stream_id = ?"
+_UPDATE = (
+    f"UPDATE messages SET {', '.join(f'{c} = ?' for c in _FINAL)}, bytes = ? WHERE stream_id = ?"
+)
+_USAGE = (
+    "SELECT (SELECT count(*) FROM sessions WHERE owner = ?1), "
+    "(SELECT coalesce(sum(m.bytes), 0) FROM sessions s JOIN messages m ON m.session_id = s.id "
+    "WHERE s.owner = ?1)"
+)
 
 
 def _m001_initial(conn: sqlite3.Connection) -> None:
@@ -100,12 +109,24 @@ def _m004_tools(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN tools TEXT")  # JSON list, or NULL
 
 
+def _m005_usage(conn: sqlite3.Connection) -> None:
+    # what each message takes, for the owners' history quota, summed by owner through an index
+    conn.execute("ALTER TABLE messages ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0")
+    conn.execute(
+        "UPDATE messages SET bytes = length(CAST(question AS BLOB)) + "
+        "length(CAST(answer AS BLOB)) + coalesce(length(CAST(grounding AS BLOB)), 0) + "
+        "coalesce(length(CAST(tools AS BLOB)), 0)"
+    )
+    conn.execute("CREATE INDEX sessions_owner ON sessions (owner)")
+
+
 # Append new migrations; never edit or reorder applied ones. user_version = how many ran.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
     _m002_grounding,
     _m003_owner,
     _m004_tools,
+    _m005_usage,
 ]
 
 
@@ -225,23 +246,40 @@ class SQLiteStorage:
     async def ping(self) -> bool:
         return await self._run(lambda c: c.execute("SELECT 1").fetchone() == (1,))
 
-    async def ensure_session(self, session_id: str, now: float, owner: str | None = None) -> bool:
+    async def ensure_session(
+        self, session_id: str, now: float, owner: str | None = None, max_sessions: int = 0
+    ) -> bool:
         def upsert(c: sqlite3.Connection) -> bool:
-            inserted = c.execute(
-                "INSERT OR IGNORE INTO sessions (id, created_at, last_seen_at, owner) "
-                "VALUES (?, ?, ?, ?)",
-                (session_id, now, now, owner or ""),
-            ).rowcount
-            if inserted:
+            row = c.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            if row is None:
+                if max_sessions:
+                    (count,) = c.execute(
+                        "SELECT count(*) FROM sessions WHERE owner = ?", (owner or "",)
+                    ).fetchone()
+                    if count >= max_sessions:
+                        raise QuotaExceeded(sessions_quota_message(max_sessions))
+                c.execute(
+                    "INSERT INTO sessions (id, created_at, last_seen_at, owner) "
+                    "VALUES (?, ?, ?, ?)",
+                    (session_id, now, now, owner or ""),
+                )
                 return True
-            if owner is not None:
-                row = c.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
-                if row[0] != owner:
-                    raise NotFound(SESSION_NOT_FOUND)
+            if owner is not None and row[0] != owner:
+                raise NotFound(SESSION_NOT_FOUND)
             c.execute("UPDATE sessions SET last_seen_at = ? WHERE id = ?", (now, session_id))
             return False
 
         return await self._run(upsert)
+
+    async def usage(self, owner: str | None) -> Usage:
+        sessions, size = await self._run(lambda c: c.execute(_USAGE, (owner or "",)).fetchone())
+        return Usage(sessions=int(sessions), history_bytes=int(size))
+
+    async def delete_session(self, session_id: str) -> bool:
+        deleted = await self._run(
+            lambda c: c.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount
+        )
+        return bool(deleted)
 
     async def session_owner(self, session_id: str) -> str | None:
         row = await self._run(
@@ -250,11 +288,15 @@ class SQLiteStorage:
         return None if row is None else str(row[0])
 
     async def add_message(self, record: MessageRecord) -> None:
-        values = tuple(_db_value(record, c) for c in _COLUMNS)
+        values = (*(_db_value(record, c) for c in _COLUMNS), record.stored_bytes())
         await self._run(lambda c: c.execute(_INSERT, values))
 
     async def finish_message(self, record: MessageRecord) -> None:
-        values = (*(_db_value(record, c) for c in _FINAL), record.stream_id)
+        values = (
+            *(_db_value(record, c) for c in _FINAL),
+            record.stored_bytes(),
+            record.stream_id,
+        )
         updated = await self._run(lambda c: c.execute(_UPDATE, values).rowcount)
         if updated == 0:
             raise StorageError(f"No message with stream_id {record.stream_id!r} to finish")

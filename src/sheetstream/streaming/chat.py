@@ -8,7 +8,8 @@ import dataclasses
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -91,6 +92,10 @@ class ChatService:
             send_timeout_s=settings.send_timeout_s,
         )
         self._sweeper: asyncio.Task[None] | None = None
+        self.quotas = settings.quotas()
+        # bytes of stored history per owner ('' on an open service), read from storage at the
+        # owner's first answer and kept up to date by this process's answers
+        self._history_used: dict[str, int] = {}
 
     async def start(self) -> None:
         settings = self.settings
@@ -131,14 +136,16 @@ class ChatService:
         connections arriving together cannot overshoot them).
         """
         session_id = session_id or new_id("ss")
-        created = await self.storage.ensure_session(session_id, time.time(), owner)
+        created = await self.storage.ensure_session(
+            session_id, time.time(), owner, max_sessions=self.quotas.sessions
+        )
         full = self.over_capacity(address)
         if full is not None:
             raise Busy(full)
         # looked up after the await: the sweeper may drop an empty session meanwhile
         session = self.registry.session(session_id, owner)
-        if created:
-            session.history = []  # a new conversation: nothing to read back before answering
+        if created:  # a new conversation: nothing to read back before answering
+            session.history = deque(maxlen=self.settings.history_turns)
         conn = Connection(
             new_id("cn"),
             session.session_id,
@@ -231,6 +238,9 @@ class ChatService:
                 "end, or cancel one.",
                 request_id=frame.request_id,
             )
+        used = self._history_used.get(session.owner or "")
+        if used is not None:
+            self.quotas.check_history(used)
         workbook = self._workbook_for(session, frame)
         command = parse_command(frame.content)
         if command is not None and workbook is None:
@@ -254,20 +264,23 @@ class ChatService:
         )
         stream.task.add_done_callback(self._cancelled_before_start)
 
-    def _workbook_for(self, session: Session, frame: ChatFrame) -> dict[str, Any] | None:
+    def _workbook_for(self, session: Session, frame: ChatFrame) -> str | None:
         """The chat's workbook (attaching it to the session), else the session's, else None."""
         workbook_id = frame.workbook_id or session.workbook_id
         if workbook_id is None:
             return None
-        record = self.workbooks.catalog.get(workbook_id) if self.workbooks else None
-        if record is None or not visible(record.get("owner", ""), session.owner):
+        try:
+            if self.workbooks is None:
+                raise WorkbookNotFound("")
+            self.workbooks.find(workbook_id, session.owner)
+        except WorkbookNotFound:
             raise WorkbookNotFound(
                 f"Workbook {workbook_id[:64]!r} not found; upload it (POST /api/workbooks) or "
                 "omit `workbook_id`.",
                 request_id=frame.request_id,
-            )
+            ) from None
         session.workbook_id = workbook_id
-        return record
+        return workbook_id
 
     def _cancelled_before_start(self, task: asyncio.Task[None]) -> None:
         """A task cancelled before its first step never ran `generate`; end its stream here."""
@@ -280,14 +293,28 @@ class ChatService:
         self,
         stream: Stream,
         frame: ChatFrame,
-        workbook: dict[str, Any] | None,
+        workbook_id: str | None,
         command: Command | None,
     ) -> None:
-        record = new_record(stream, frame.content, workbook["workbook_id"] if workbook else None)
+        record = new_record(stream, frame.content, workbook_id)
         options = GenerationOptions(
             max_tokens=self.settings.max_answer_tokens, temperature=self.settings.temperature
         )
         session = self.registry.session(stream.session_id)
+        owner = session.owner or ""
+        try:
+            if owner not in self._history_used:
+                self._history_used[owner] = (await self.storage.usage(owner)).history_bytes
+                self.quotas.check_history(self._history_used[owner])
+            workbook = None
+            if workbook_id is not None and self.workbooks is not None:
+                workbook = await self.workbooks.get(workbook_id, session.owner)
+        except SheetstreamError as exc:  # found before any token: the answer ends as an error
+            self.stats.errors[exc.code] += 1
+            error = protocol.error_frame(exc.code, exc.message, stream.request_id)
+            stream.finish(EndReason.ERROR, error)
+            self.stats.streams_active[stream.mode.value] -= 1
+            return
         if session.history is None:
             session.history = await self._load_history(stream.session_id)
         # The question is stored while the model starts, not before: storage stays off the
@@ -318,14 +345,21 @@ class ChatService:
         )
         if stream.reason is not None and stream.text:
             session.history.append((frame.content, stream.text))
+        self._history_used[owner] = self._history_used.get(owner, 0) + record.stored_bytes()
 
-    async def _load_history(self, session_id: str) -> list[tuple[str, str]]:
+    async def _load_history(self, session_id: str) -> deque[tuple[str, str]]:
+        """The turns the prompt uses, and no more: a long conversation stays in storage."""
+        turns: deque[tuple[str, str]] = deque(maxlen=self.settings.history_turns)
         try:
-            records = await self.storage.list_messages(session_id)
+            limit = 4 * self.settings.history_turns + 4  # some turns may have no answer
+            records = await self.storage.list_messages(session_id, limit=limit)
         except SheetstreamError as exc:
             log.error("history unavailable for %s: %s", session_id, exc.message)
-            return []
-        return [(r.question, r.answer) for r in records if r.status != "streaming" and r.answer]
+            return turns
+        turns.extend(
+            (r.question, r.answer) for r in records if r.status != "streaming" and r.answer
+        )
+        return turns
 
     async def _run_command(
         self, stream: Stream, workbook: dict[str, Any], command: Command, evidence: Evidence
@@ -380,7 +414,7 @@ class ChatService:
 
     def _conversation(
         self,
-        history: list[tuple[str, str]],
+        history: Iterable[tuple[str, str]],
         question: str,
         workbook: dict[str, Any] | None = None,
     ) -> list[ChatMessage]:
@@ -388,7 +422,7 @@ class ChatService:
         if workbook is not None:
             system += "\n\n" + workbook_prompt(workbook)
         messages = [ChatMessage("system", system)]
-        for past_question, past_answer in history[-self.settings.history_turns :]:
+        for past_question, past_answer in history:
             messages.append(ChatMessage("user", past_question))
             messages.append(ChatMessage("assistant", past_answer))
         messages.append(ChatMessage("user", question))
@@ -422,6 +456,19 @@ class ChatService:
             )
         self.stats.resumes += 1
         conn.subscribe(stream, after_seq=frame.after_seq)
+
+    async def delete_session(self, session_id: str, owner: str) -> bool:
+        """Forget a session of `owner`: its tabs are closed, its answer stopped, its history
+        deleted."""
+        session = self.registry.sessions.get(session_id)
+        if session is not None:
+            for stream in list(session.streams.values()):
+                self.cancel_stream(stream)
+            for conn in list(session.connections):
+                conn.close(CloseCode.NORMAL, "session deleted")
+        deleted = await self.storage.delete_session(session_id)
+        self._history_used.pop(owner, None)  # read again at the owner's next answer
+        return deleted
 
     # --- shutdown
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,7 +30,8 @@ class Session:
     owner: str | None = None  # the token's owner; None when the service is open
     connections: dict[Connection, None] = field(default_factory=dict)
     streams: dict[str, Stream] = field(default_factory=dict)
-    history: list[tuple[str, str]] | None = None  # (question, answer), loaded on first chat
+    # the last (question, answer) turns the prompt uses, loaded on first chat
+    history: deque[tuple[str, str]] | None = None
     workbook_id: str | None = None  # attached by the last chat that named one
 
     @property

@@ -7,13 +7,14 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from sheetstream.access import visible
 from sheetstream.errors import Overloaded, RateLimited, SheetstreamError, WorkbookNotFound
 from sheetstream.gate import Gate
 from sheetstream.settings import Settings
-from sheetstream.workbooks.catalog import WorkbookCatalog, new_workbook_id
+from sheetstream.workbooks.catalog import Entry, WorkbookCatalog, new_workbook_id
 from sheetstream.workbooks.inspect import InspectLimits, clean_filename, sniff
 from sheetstream.workbooks.parse import ParseLimits, parse_workbook
 from sheetstream.workbooks.query import QueryLimits, QueryResult, run_query
@@ -47,6 +48,11 @@ class WorkbookService:
         self.max_uploads = settings.workbook_uploads
         self.max_uploads_per_client = settings.workbook_uploads_per_client
         self.uploading: Counter[str] = Counter()  # uploads in progress, by client
+        self.quotas = settings.quotas()
+
+    async def start(self) -> None:
+        for entry in await asyncio.to_thread(self.catalog.scan):
+            self.catalog.add(entry)
 
     def close(self) -> None:
         self.parses.close()
@@ -64,6 +70,7 @@ class WorkbookService:
         The workbook belongs to `owner` ('' on an open service). `client` (the owner, or the
         address on an open service) may have only so many uploads in progress."""
         self._admit(client)
+        self.quotas.check_workbooks(*self.catalog.usage(owner or ""))
         self.uploading[client] += 1
         try:
             return await self._upload(content_type, body, owner)
@@ -94,6 +101,8 @@ class WorkbookService:
         try:
             original = folder / "original"
             given_name = await receive_file(content_type, body, original, self.max_bytes)
+            used = self.catalog.usage(owner or "")
+            self.quotas.check_workbooks(*used, adding_bytes=original.stat().st_size)
             filename = clean_filename(given_name)
             fmt = await asyncio.to_thread(sniff, original, filename)
             profile = await self.parses.run(
@@ -104,8 +113,11 @@ class WorkbookService:
                 self.parse_limits,
                 self.inspect_limits,
             )
+            self.quotas.check_workbooks(
+                *self.catalog.usage(owner or ""), adding_bytes=_folder_bytes(folder)
+            )
         except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True)
             raise
         warnings: list[str] = profile.get("package_warnings", [])
         for number, sheet in enumerate(profile["sheets"], start=1):
@@ -120,45 +132,46 @@ class WorkbookService:
             "warnings": warnings + list(profile.get("warnings", [])),
             "sheets": profile["sheets"],
         }
-        self.catalog.save(workbook_id, record)
+        self.catalog.add(await asyncio.to_thread(self.catalog.write, record))
         return record
 
-    def get(self, workbook_id: str, owner: str | None = None) -> dict[str, Any]:
-        """The workbook's record; another owner's answers exactly as a missing one does."""
-        record = self.catalog.get(workbook_id)
-        if record is None or not visible(record.get("owner", ""), owner):
+    def find(self, workbook_id: str, owner: str | None = None) -> Entry:
+        """The workbook's index entry; another owner's answers exactly as a missing one."""
+        entry = self.catalog.index.get(workbook_id)
+        if entry is None or not visible(entry.owner, owner):
             raise WorkbookNotFound(
                 f"Workbook {workbook_id[:64]!r} not found; upload it with POST /api/workbooks."
+            )
+        return entry
+
+    async def get(self, workbook_id: str, owner: str | None = None) -> dict[str, Any]:
+        """The workbook's whole record (its profile), read off the event loop."""
+        self.find(workbook_id, owner)
+        record = await asyncio.to_thread(self.catalog.read, workbook_id)
+        if record is None:
+            raise WorkbookNotFound(
+                f"Workbook {workbook_id[:64]!r} can no longer be read; upload it again."
             )
         return record
 
     def list(self, owner: str | None = None) -> list[dict[str, Any]]:
-        return [_summary(w) for w in self.catalog.list() if visible(w.get("owner", ""), owner)]
+        return [e.summary for e in self.catalog.entries() if visible(e.owner, owner)]
 
-    def delete(self, workbook_id: str, owner: str | None = None) -> None:
-        self.get(workbook_id, owner)  # raises the not-found error
-        self.catalog.delete(workbook_id)
+    async def delete(self, workbook_id: str, owner: str | None = None) -> None:
+        self.find(workbook_id, owner)  # raises the not-found error
+        self.catalog.forget(workbook_id)
+        await asyncio.to_thread(self.catalog.remove_files, workbook_id)
 
     async def query(self, workbook_id: str, sql: str, owner: str | None = None) -> QueryResult:
-        self.get(workbook_id, owner)
+        self.find(workbook_id, owner)
         tables = self.catalog.tables(workbook_id)
         if tables is None:
             raise SheetstreamError("workbook tables missing")
         return await self.queries.run(run_query, tables, sql, self.query_limits)
 
 
-def _summary(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "workbook_id": record["workbook_id"],
-        "filename": record["filename"],
-        "format": record["format"],
-        "size_bytes": record["size_bytes"],
-        "uploaded_at": record["uploaded_at"],
-        "sheets": [
-            {"name": s["name"], "rows": s["rows"], "columns": len(s["columns"])}
-            for s in record["sheets"]
-        ],
-    }
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
 def _sheet_warnings(number: int, sheet: dict[str, Any], warnings: list[str]) -> list[str]:
