@@ -118,7 +118,7 @@ def parse_client_frame(text: str, *, default_batch: BatchOptions | None = None) 
                 request_id=echo,
             )
         if kind == "ping":
-            return PingFrame(ts=data.get("ts"))
+            return PingFrame(ts=_echoable(data.get("ts")))
     except BadRequest as exc:
         exc.request_id = echo
         raise
@@ -172,6 +172,16 @@ def _parse_batch(value: object, default: BatchOptions | None) -> BatchOptions | 
         max_tokens=value.get("max_tokens", base.max_tokens),
         max_delay_ms=value.get("max_delay_ms", base.max_delay_ms),
     )
+
+
+def _echoable(value: Any) -> Any:
+    """A value the server sends back as it came: it must serialise again (orjson reads JSON
+    nested 1,024 deep but writes only 254)."""
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        raise BadRequest('"ts" is nested too deeply to send back; send a number.') from None
+    return value
 
 
 def _required_str(data: dict[str, Any], key: str) -> str:

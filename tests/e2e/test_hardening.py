@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import struct
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -371,3 +372,66 @@ async def test_the_event_loop_lag_is_reported(start_server: StartServer) -> None
     assert 0 <= lag["p99"] <= lag["max"]
     assert 'sheetstream_event_loop_lag_seconds{stat="max"}' in metrics
     assert 'sheetstream_event_loop_lag_seconds{stat="p99"}' in metrics
+
+
+def zip64_locator_past_the_end() -> bytes:
+    """A workbook whose end record points at a ZIP64 locator with an offset of 2**64 - 1."""
+    data = small_workbook()
+    eocd = bytearray(data[-22:])
+    assert eocd.startswith(b"PK\x05\x06")
+    eocd[16:20] = b"\xff\xff\xff\xff"  # the directory's offset: look in the ZIP64 record
+    locator = b"PK\x06\x07" + struct.pack("<IQI", 0, 2**64 - 1, 1)
+    return data[:-22] + locator + bytes(eocd)
+
+
+def ods_with_unknown_compression() -> bytes:
+    """An .ods whose `mimetype` entry claims compression method 9 (Deflate64)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as ods:
+        ods.writestr("mimetype", b"application/vnd.oasis.opendocument.spreadsheet")
+        ods.writestr("content.xml", b"<office:document-content/>")
+    data = bytearray(buffer.getvalue())
+    for signature, at in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        start = data.find(signature)  # the first entry's local and central headers
+        data[start + at : start + at + 2] = struct.pack("<H", 9)
+    return bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "body", "status"),
+    [
+        ("multipart that does not parse", "multipart/form-data; boundary=abc", b"xyz", 400),
+        ("a ZIP64 locator past the end", None, zip64_locator_past_the_end(), 422),
+        ("an unknown compression method", None, ods_with_unknown_compression(), 422),
+    ],
+)
+async def test_malformed_uploads_get_a_4xx_that_says_what_is_wrong(
+    start_server: StartServer, name: str, content_type: str | None, body: bytes, status: int
+) -> None:
+    """Each of these was a 500 (an exception out of the multipart parser or the ZIP reader)."""
+    srv = await start_server()
+    async with httpx.AsyncClient(base_url=srv.http, timeout=60) as http:
+        if content_type is None:
+            filename = "x.ods" if "compression" in name else "x.xlsx"
+            response = await http.post("/api/workbooks", files={"file": (filename, body)})
+        else:
+            response = await http.post(
+                "/api/workbooks", content=body, headers={"content-type": content_type}
+            )
+        assert response.status_code == status, response.text
+        assert "upload" in response.json()["message"] or "send" in response.json()["message"]
+        assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_a_ping_too_deep_to_echo_gets_an_error_and_the_connection_stays(
+    start_server: StartServer,
+) -> None:
+    """orjson reads JSON nested 1,024 deep but writes 254: the pong failed and closed 1011."""
+    srv = await start_server()
+    async with SheetstreamClient.connect(f"{srv.ws}/ws/chat") as client:
+        await client.ws.send('{"type":"ping","ts":' + "[" * 300 + "]" * 300 + "}")
+        error = await client.recv()
+        pong = await client.ping(1.5)
+    assert error["type"] == "error" and error["code"] == "bad_request"
+    assert "nested too deeply" in error["message"]
+    assert pong["ts"] == 1.5

@@ -224,6 +224,11 @@ class ChatService:
             if exc.request_id is None:
                 exc.request_id = getattr(frame, "request_id", None)
             self.reject(conn, exc)
+        except Exception:  # a bug must cost one message its answer, not the connection
+            log.exception("handling a message on %s failed", conn.connection_id)
+            failure = SheetstreamError("The server failed to handle this message; send it again.")
+            failure.request_id = getattr(frame, "request_id", None)
+            self.reject(conn, failure)
 
     def _chat(self, session: Session, frame: ChatFrame) -> None:
         if session.active is not None:

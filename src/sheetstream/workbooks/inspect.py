@@ -69,6 +69,20 @@ _CSV_HEAD = 1024
 _MAX_FILENAME = 120
 
 _UNREADABLE = "The file is not a readable workbook ({detail}); upload it again or re-save it."
+# what the ZIP reader raises on a damaged archive, besides its own errors
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    ValueError,
+    OverflowError,
+    struct.error,
+    zlib.error,
+    NotImplementedError,  # a compression method it lacks
+    RuntimeError,
+    KeyError,
+    IndexError,
+)
 
 
 class WorkbookRejected(SheetstreamError):
@@ -123,8 +137,11 @@ def _extension(name: str) -> str:
 # Sniffing
 
 
-def sniff(path: Path, filename: str) -> Format:
-    """The workbook format, if the extension is allowed and the bytes match it."""
+def sniff(path: Path, filename: str, max_entries: int = 5000) -> Format:
+    """The workbook format, if the extension is allowed and the bytes match it.
+
+    A ZIP package's directory is read only once its end record says it has at most
+    `max_entries` entries: the directory of a hostile file would otherwise be read whole."""
     ext = _extension(clean_filename(filename))
     if not ext:
         shown = Path(filename.replace("\\", "/")).suffix or "(none)"
@@ -139,7 +156,7 @@ def sniff(path: Path, filename: str) -> Format:
             if not head:
                 raise WorkbookRejected(f"The {ext} file is empty.", status=415)
             if fmt in _ZIP_FORMATS:
-                _sniff_zip(fh, head, fmt, ext)
+                _sniff_zip(fh, head, fmt, ext, max_entries)
             elif fmt == "xls":
                 if not head.startswith(_OLE2):
                     raise WorkbookRejected(
@@ -150,7 +167,14 @@ def sniff(path: Path, filename: str) -> Format:
                 _sniff_csv(fh, head)
     except OSError as exc:
         raise WorkbookRejected(_UNREADABLE.format(detail=exc.strerror or "I/O error")) from exc
+    except _ZIP_ERRORS as exc:  # whatever the ZIP reader makes of a damaged directory
+        raise WorkbookRejected(_UNREADABLE.format(detail=_detail(exc))) from exc
     return fmt
+
+
+def _detail(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:120] if str(exc) else ""
+    return text or "corrupt ZIP"
 
 
 def _describe(head: bytes) -> str:
@@ -172,7 +196,7 @@ def _describe(head: bytes) -> str:
     return "a text file"
 
 
-def _sniff_zip(fh: IO[bytes], head: bytes, fmt: Format, ext: str) -> None:
+def _sniff_zip(fh: IO[bytes], head: bytes, fmt: Format, ext: str, max_entries: int) -> None:
     if head.startswith(_OLE2):
         if fmt != "ods" and _contains(fh, _ENCRYPTED_PACKAGE):
             raise WorkbookRejected(
@@ -195,7 +219,7 @@ def _sniff_zip(fh: IO[bytes], head: bytes, fmt: Format, ext: str) -> None:
             f"This file is {_describe(head)} renamed {ext}; upload the workbook itself.",
             status=415,
         )
-    _check_zip_frame(fh)
+    _check_zip_frame(fh, max_entries)
     fh.seek(0)
     try:
         with zipfile.ZipFile(fh) as zf:
@@ -227,8 +251,8 @@ def _sniff_zip(fh: IO[bytes], head: bytes, fmt: Format, ext: str) -> None:
                         f"workbook renamed {ext}; upload the workbook itself.",
                         status=415,
                     )
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, zlib.error) as exc:
-        raise WorkbookRejected(_UNREADABLE.format(detail=str(exc) or "corrupt ZIP")) from exc
+    except _ZIP_ERRORS as exc:
+        raise WorkbookRejected(_UNREADABLE.format(detail=_detail(exc))) from exc
 
 
 def _contains(fh: IO[bytes], needle: bytes) -> bool:
@@ -241,8 +265,9 @@ def _contains(fh: IO[bytes], needle: bytes) -> bool:
     return False
 
 
-def _check_zip_frame(fh: IO[bytes]) -> None:
-    """The archive must start at byte 0 and end at its end-of-central-directory record."""
+def _check_zip_frame(fh: IO[bytes], max_entries: int) -> None:
+    """The archive must start at byte 0 and end at its end-of-central-directory record, and
+    its directory must hold at most `max_entries` entries and fit in the file."""
     size = fh.seek(0, 2)
     tail_len = min(size, 22 + 0xFFFF)
     fh.seek(size - tail_len)
@@ -280,12 +305,19 @@ def _check_zip_frame(fh: IO[bytes]) -> None:
         if len(locator) != 20 or not locator.startswith(_ZIP64_LOCATOR):
             raise WorkbookRejected(_UNREADABLE.format(detail="bad ZIP64 locator"))
         (zip64_at,) = struct.unpack("<Q", locator[8:16])
+        if zip64_at + 56 > eocd_at:
+            raise WorkbookRejected(_UNREADABLE.format(detail="bad ZIP64 locator"))
         fh.seek(zip64_at)
         record = fh.read(56)
         if len(record) != 56 or not record.startswith(_ZIP64_EOCD):
             raise WorkbookRejected(_UNREADABLE.format(detail="bad ZIP64 end record"))
+        (entries,) = struct.unpack("<Q", record[32:40])
         cd_size, cd_offset = struct.unpack("<QQ", record[40:56])
         cd_end_expected = zip64_at
+    if entries > max_entries:
+        raise WorkbookRejected(
+            f"The file has {entries:,} entries; the limit is {max_entries:,}.", status=422
+        )
     if cd_offset + cd_size != cd_end_expected:
         raise WorkbookRejected(
             "The file has data before the ZIP archive or between its parts (a polyglot file); "
@@ -394,16 +426,8 @@ def inspect(path: Path, fmt: Format, limits: InspectLimits) -> list[str]:
     try:
         with path.open("rb") as fh, zipfile.ZipFile(fh) as zf:
             return _inspect_zip(fh, zf, fmt, limits)
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        EOFError,
-        ValueError,
-        OSError,
-        zlib.error,
-        NotImplementedError,  # what zipfile raises for a compression method it lacks
-    ) as exc:
-        raise WorkbookRejected(_UNREADABLE.format(detail=str(exc) or "corrupt ZIP")) from exc
+    except (*_ZIP_ERRORS, OSError) as exc:
+        raise WorkbookRejected(_UNREADABLE.format(detail=_detail(exc))) from exc
 
 
 def _inspect_zip(

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from sheetstream.errors import BadRequest, TooLarge
@@ -47,6 +48,12 @@ async def receive_file(
         async for piece in body:
             parser.write(piece)
         parser.finalize()
+    except FormParserError as exc:
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise BadRequest(
+            f"The body is not well-formed multipart/form-data ({detail}); send the workbook "
+            "as a form field named `file`."
+        ) from None
     finally:
         state.close()
     if state.filename is None or not state.complete:

@@ -104,7 +104,9 @@ class WorkbookService:
             used = self.catalog.usage(owner or "")
             self.quotas.check_workbooks(*used, adding_bytes=original.stat().st_size)
             filename = clean_filename(given_name)
-            fmt = await asyncio.to_thread(sniff, original, filename)
+            fmt = await asyncio.to_thread(
+                sniff, original, filename, self.inspect_limits.max_entries
+            )
             profile = await self.parses.run(
                 parse_workbook,
                 original,
