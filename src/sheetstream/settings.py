@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sheetstream.access import read_token_file
+from sheetstream.hosts import ANY, LOOPBACK, as_host, default_hosts
 from sheetstream.quotas import Quotas
 
 ModelName = Literal["llamacpp", "openai", "synthetic"]
@@ -54,6 +55,14 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated `scheme://host[:port]` origins allowed to open WebSockets "
         "besides same-origin and origin-less clients.",
+    )
+
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated names a request's `Host` may carry (`*`: any), checked on "
+        "every HTTP request and WebSocket handshake against DNS rebinding; localhost, 127.0.0.1 "
+        "and [::1] always are. Empty: those and the bound address (on 0.0.0.0, this machine's "
+        "names and addresses).",
     )
 
     trusted_proxies: str = Field(
@@ -317,7 +326,7 @@ class Settings(BaseSettings):
         """The memory cap of one parser process: its share of WORKBOOK_PARSE_MEMORY_MB."""
         return self.workbook_parse_memory_mb // self.workbook_parses
 
-    @field_validator("allowed_origins", "api_tokens", mode="before")
+    @field_validator("allowed_origins", "api_tokens", "allowed_hosts", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -331,6 +340,12 @@ class Settings(BaseSettings):
         if self.api_tokens_file is not None:
             entries += read_token_file(self.api_tokens_file)
         return entries
+
+    def resolved_allowed_hosts(self) -> frozenset[str]:
+        if self.allowed_hosts:  # loopback names are always ours: no other page can send them
+            listed = {as_host(name) if name != ANY else ANY for name in self.allowed_hosts}
+            return frozenset(listed | LOOPBACK)
+        return default_hosts(self.host)
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'sessions.db'}"

@@ -18,6 +18,8 @@ import orjson
 import psutil
 import pytest
 from fastapi.routing import APIRoute
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from sheetstream.app import create_app
 from sheetstream.client import SheetstreamClient
@@ -435,3 +437,46 @@ async def test_a_ping_too_deep_to_echo_gets_an_error_and_the_connection_stays(
     assert error["type"] == "error" and error["code"] == "bad_request"
     assert "nested too deeply" in error["message"]
     assert pong["ts"] == 1.5
+
+
+async def test_a_rebound_name_gets_neither_the_api_nor_the_chat(start_server: StartServer) -> None:
+    """`Host: evil.test:8005` with `Origin: http://evil.test:8005` (a page whose name was
+    re-pointed at 127.0.0.1) passed the same-origin check and got every API."""
+    srv = await start_server()
+    evil = f"evil.test:{srv.port}"
+    async with httpx.AsyncClient(base_url=srv.http) as http:
+        refused = await http.get("/api/workbooks", headers={"host": evil})
+        upload = await http.post(
+            "/api/workbooks", headers={"host": evil}, files={"file": ("x.xlsx", b"x")}
+        )
+        own = await http.get("/api/workbooks")
+        by_name = await http.get("/healthz", headers={"host": f"localhost:{srv.port}"})
+    assert refused.status_code == 400 and "SHEETSTREAM_ALLOWED_HOSTS" in refused.json()["message"]
+    assert upload.status_code == 400
+    assert own.status_code == 200 and by_name.status_code == 200
+    for path in ("/ws/chat", "/ws/admin"):
+        with pytest.raises(InvalidStatus) as handshake:
+            async with connect(  # to this server, under the rebound name
+                f"ws://{evil}{path}",
+                host="127.0.0.1",
+                port=srv.port,
+                additional_headers={"Origin": f"http://{evil}"},
+            ):
+                pass
+        assert handshake.value.response.status_code == 403
+    twice = {"Host": f"127.0.0.1:{srv.port}"}  # a second Host: which one to believe?
+    with pytest.raises(InvalidStatus):
+        async with connect(f"{srv.ws}/ws/chat", additional_headers=twice):
+            pass
+    async with SheetstreamClient.connect(
+        f"{srv.ws}/ws/chat", additional_headers={"Origin": f"http://127.0.0.1:{srv.port}"}
+    ) as client:
+        assert (await client.ask("still mine?")).reason == "complete"
+
+
+async def test_listed_host_names_are_served(start_server: StartServer) -> None:
+    srv = await start_server(allowed_hosts=["sheets.example"])
+    async with httpx.AsyncClient(base_url=srv.http) as http:
+        listed = await http.get("/healthz", headers={"host": "sheets.example"})
+        other = await http.get("/healthz", headers={"host": "evil.test"})
+    assert (listed.status_code, other.status_code) == (200, 400)

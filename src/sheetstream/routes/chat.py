@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 from sheetstream import protocol
 from sheetstream.access import TokenBook
 from sheetstream.errors import Busy, NotFound, QuotaExceeded
+from sheetstream.hosts import host_allowed
 from sheetstream.origins import handshake_origin_allowed
 from sheetstream.protocol import CloseCode, close_reason, is_valid_session_id
 from sheetstream.routes.admin import serve_admin
@@ -71,12 +72,18 @@ class ChatDispatch:
 
     def __init__(self, api: Any) -> None:
         self.api = api
+        self.hosts = api.state.settings.resolved_allowed_hosts()
 
     @property
     def state(self) -> Any:
         return self.api.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not host_allowed(
+            _only_host(scope), self.hosts
+        ):
+            await _refuse_host(scope, receive, send)
+            return
         if scope["type"] == "websocket" and scope["path"] == "/ws/admin":
             await serve_admin(self.api.state.admin, scope, receive, send)
             return
@@ -86,6 +93,31 @@ class ChatDispatch:
                 await serve_chat(self.api.state.chat, scope, receive, send, session_id)
                 return
         await self.api(scope, receive, send)
+
+
+def _only_host(scope: Scope) -> str | None:
+    """The request's one `Host` header; None without one, or with two (which to believe?)."""
+    hosts = [value for key, value in scope.get("headers") or () if key == b"host"]
+    return str(hosts[0].decode("latin-1")) if len(hosts) == 1 else None
+
+
+async def _refuse_host(scope: Scope, receive: Receive, send: Send) -> None:
+    """A `Host` that is not one of ours: HTTP 400 (a handshake is refused with 403)."""
+    log.info("refused a request for host %r", (_only_host(scope) or "")[:100])
+    if scope["type"] == "websocket":
+        if (await receive())["type"] == "websocket.connect":
+            await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})
+        return
+    body = protocol.dump(
+        {
+            "error": "bad_request",
+            "message": "This server does not answer to that Host name; use its own address "
+            "(its operator can add names to SHEETSTREAM_ALLOWED_HOSTS).",
+        }
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _host(scope: Scope) -> str:

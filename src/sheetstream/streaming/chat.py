@@ -38,7 +38,7 @@ from sheetstream.protocol import (
 )
 from sheetstream.ratelimit import Verdict
 from sheetstream.settings import Settings
-from sheetstream.storage.base import Storage
+from sheetstream.storage.base import MessageRecord, Storage
 from sheetstream.streaming.connection import Connection, DeliveryLimits, FrameSink
 from sheetstream.streaming.generation import generate, new_record
 from sheetstream.streaming.registry import Deadlines, Registry, Session
@@ -347,10 +347,18 @@ class ChatService:
             self.stats,
             evidence,
             tools,
+            ended=self._count_stored,
         )
         if stream.reason is not None and stream.text:
             session.history.append((frame.content, stream.text))
-        self._history_used[owner] = self._history_used.get(owner, 0) + record.stored_bytes()
+
+    def _count_stored(self, record: MessageRecord) -> None:
+        """Count an answer against its owner's history quota as it ends, not once written:
+        a slow disk must not let the next questions through uncounted."""
+        session = self.registry.sessions.get(record.session_id)
+        owner = (session.owner if session is not None else None) or ""
+        if owner in self._history_used:
+            self._history_used[owner] += record.stored_bytes()
 
     async def _load_history(self, session_id: str) -> deque[tuple[str, str]]:
         """The turns the prompt uses, and no more: a long conversation stays in storage."""

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from contextlib import aclosing
 from typing import Any, Protocol
 
@@ -47,8 +48,11 @@ async def generate(
     stats: Stats,
     evidence: Evidence | None = None,
     tools: ToolRunner | None = None,
+    ended: Callable[[MessageRecord], None] | None = None,
 ) -> None:
     """Stream the answer into `stream`, then store it once `stored` (the question) landed.
+
+    `ended` gets the finished record as soon as the answer ends, before it is written.
 
     Cancellation by `cancel` ends it as `cancelled`, keeping its text, whenever it comes.
 
@@ -115,17 +119,16 @@ async def generate(
 
         stream.finish(reason, error_frame, annotate)
         stats.streams_active[stream.mode.value] -= 1
-        await _store(stream, record, storage, stored, error, shutting_down)
+        _fill(stream, record, error, shutting_down)
+        if ended is not None:
+            ended(record)
+        await _store(stream, record, storage, stored)
 
 
-async def _store(
-    stream: Stream,
-    record: MessageRecord,
-    storage: Storage,
-    stored: asyncio.Task[None],
-    error: SheetstreamError | None,
-    shutting_down: bool,
+def _fill(
+    stream: Stream, record: MessageRecord, error: SheetstreamError | None, shutting_down: bool
 ) -> None:
+    """The answer and its figures, as they will be stored."""
     record.answer = stream.text
     record.tools = [orjson.loads(frame) for frame in stream.preface] or None
     record.status = "interrupted" if shutting_down else (stream.reason or EndReason.ERROR).value
@@ -136,6 +139,11 @@ async def _store(
     if stream.first_token_at is not None:
         record.first_token_ms = round((stream.first_token_at - stream.created_at) * 1000, 3)
     record.duration_ms = round(((stream.ended_at or stream.clock()) - stream.created_at) * 1000, 3)
+
+
+async def _store(
+    stream: Stream, record: MessageRecord, storage: Storage, stored: asyncio.Task[None]
+) -> None:
     try:
         await asyncio.shield(stored)  # the question's row must exist before it is finished
         await asyncio.shield(storage.finish_message(record))
