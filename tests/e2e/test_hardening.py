@@ -480,3 +480,30 @@ async def test_listed_host_names_are_served(start_server: StartServer) -> None:
         listed = await http.get("/healthz", headers={"host": "sheets.example"})
         other = await http.get("/healthz", headers={"host": "evil.test"})
     assert (listed.status_code, other.status_code) == (200, 400)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT path FROM duckdb_databases()",
+        "SELECT * FROM duckdb_settings()",
+        "SELECT current_setting('temp_directory') AS t",
+        "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT 1'))",
+        "SELECT * FROM no_such_table",
+    ],
+)
+async def test_queries_learn_nothing_of_where_the_server_keeps_data(
+    start_server: StartServer, sql: str
+) -> None:
+    srv = await start_server()
+    async with httpx.AsyncClient(timeout=60) as http:
+        workbook_id = await upload_workbook(http, srv.http)
+        response = await http.post(
+            f"{srv.http}/api/workbooks/{workbook_id}/query", json={"sql": sql}
+        )
+        async with SheetstreamClient.connect(f"{srv.ws}/ws/chat") as client:
+            answer = await client.ask(f"/sql {sql}", workbook_id=workbook_id)
+    assert response.status_code == 400
+    data_dir = str(srv.settings.data_dir.resolve())
+    assert data_dir not in response.text and "workbooks/wb_" not in response.text
+    assert data_dir not in answer.text and "did not run" in answer.text

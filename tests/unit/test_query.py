@@ -310,3 +310,102 @@ def test_a_preview_is_bounded_in_rows_bytes_and_cell_length() -> None:
     assert tight.cut and len(json.dumps(tight.rows)) <= 500
     small = QueryResult(columns=["a"], rows=[[1], [2]], truncated=False, duration_ms=0)
     assert preview(small, Bounds(rows=10, bytes=100, cell_chars=5)).cut is False
+
+
+# --- nothing about the server leaks: not its paths, settings or other databases
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM json_execute_serialized_sql(json_serialize_sql('SELECT 1'))",
+        "SELECT json_execute_serialized_sql('x')",
+        "SELECT * FROM duckdb_databases()",
+        "SELECT path FROM duckdb_databases",
+        "SELECT * FROM duckdb_settings()",
+        "SELECT current_setting('temp_directory')",
+        "SELECT * FROM pg_settings",
+        "SELECT * FROM pg_catalog.pg_database",
+        "SELECT * FROM pragma_database_list",
+        "SELECT * FROM system.main.duckdb_settings",
+        "SELECT * FROM duckdb_temporary_files()",
+        "SELECT * FROM duckdb_extensions()",
+        "SELECT * FROM summary(sales)",
+        "SELECT * FROM temp.main.sales",
+    ],
+)
+def test_catalog_listings_and_settings_are_refused(db_path: Path, sql: str) -> None:
+    with pytest.raises(QueryRejected):
+        run_query(db_path, sql, QueryLimits())
+
+
+def test_the_workbook_can_still_describe_itself(db_path: Path) -> None:
+    columns = run_query(
+        db_path,
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'sales' "
+        "ORDER BY ordinal_position",
+        QueryLimits(),
+    )
+    assert [r[0] for r in columns.rows] == ["region", "amount", "sold_on"]
+    qualified = run_query(db_path, "SELECT count(*) FROM workbook.main.sales", QueryLimits())
+    assert qualified.rows == [[3]]
+    cte = run_query(
+        db_path, "WITH pg_settings AS (SELECT 1 AS a) SELECT a FROM pg_settings", QueryLimits()
+    )
+    assert cte.rows == [[1]]
+    series = run_query(db_path, "SELECT count(*) FROM range(5), unnest([1, 2])", QueryLimits())
+    assert series.rows == [[10]]
+
+
+def test_a_sheet_named_like_a_catalog_view_is_the_users_table(tmp_path: Path) -> None:
+    path = tmp_path / "named.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE tables AS SELECT 42 AS answer")
+    con.close()
+    assert run_query(path, "SELECT answer FROM tables", QueryLimits()).rows == [[42]]
+
+
+def _leaks(result: QueryResult, secret: str) -> bool:
+    return secret in json.dumps(result.to_json())
+
+
+def test_no_function_view_or_setting_reveals_where_the_workbook_lives(db_path: Path) -> None:
+    """The whole class, for the DuckDB installed: every table function and catalog view it
+    has, every argument-less function, and every setting by name. Each is refused, or its
+    result does not contain the workbook's directory."""
+    secret = str(db_path.parent)
+    con = duckdb.connect()
+    functions = con.execute(
+        "SELECT DISTINCT function_name, function_type, len(parameters) FROM duckdb_functions()"
+    ).fetchall()
+    views = [
+        r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE internal").fetchall()
+    ]
+    settings = [r[0] for r in con.execute("SELECT name FROM duckdb_settings()").fetchall()]
+    con.close()
+    queries = [f"SELECT * FROM {name}" for name in views]
+    queries += [
+        f"SELECT * FROM {name}()" for name, kind, _ in functions if kind in ("table", "table_macro")
+    ]
+    queries += [
+        f"SELECT {name}()"
+        for name, kind, arity in functions
+        if kind in ("scalar", "macro") and arity == 0 and name.isidentifier()
+    ]
+    queries += [f"SELECT current_setting('{name}')" for name in settings]
+    ran = 0
+    for sql in queries:
+        try:
+            result = run_query(db_path, sql, QueryLimits(timeout_s=2))
+        except (QueryRejected, QueryFailed, QueryTimeout) as refused:
+            assert secret not in refused.message, sql
+            continue
+        ran += 1
+        assert not _leaks(result, secret), sql
+    assert ran > 30  # the harmless ones still run (now(), version(), information_schema …)
+
+
+def test_error_messages_name_no_server_path(tmp_path: Path) -> None:
+    with pytest.raises(QueryFailed) as info:
+        run_query(tmp_path / "absent" / "tables.duckdb", "SELECT 1", QueryLimits())
+    assert str(tmp_path) not in info.value.message and "<path>" in info.value.message

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import logging
 import math
+import re
 import threading
 import time
 import uuid
@@ -90,6 +92,24 @@ _DENIED_FUNCTIONS = frozenset(
         "load_extension",
         "duckdb_secrets",
         "which_secret",
+        # the server's settings (temp_directory is a path under DATA_DIR) and variables
+        "current_setting",
+        "getvariable",
+        "json_execute_serialized_sql",
+    }
+)
+# Table functions whose rows come from their arguments alone; every other one (file readers,
+# catalog and settings listings such as duckdb_databases(), which names the file's path) is
+# refused, including ones a later DuckDB adds.
+_TABLE_FUNCTIONS_ALLOWED = frozenset(
+    {"range", "generate_series", "unnest", "json_each", "json_tree", "repeat"}
+)
+# Catalog views that describe only the workbook's own tables
+_VIEWS_ALLOWED = frozenset(
+    {
+        ("information_schema", "tables"),
+        ("information_schema", "columns"),
+        ("information_schema", "schemata"),
     }
 )
 _DENIED_PREFIXES = (
@@ -203,11 +223,68 @@ def _function_name(node: exp.Func) -> str:
 
 def _is_denied_function(name: str) -> bool:
     lowered = name.lower()
-    return lowered in _DENIED_FUNCTIONS or lowered.startswith(_DENIED_PREFIXES)
+    if lowered in _DENIED_FUNCTIONS or lowered.startswith(_DENIED_PREFIXES):
+        return True
+    table_only, _ = _system_names()
+    return lowered in table_only
 
 
-def validate_sql(sql: str) -> str:
-    """Return ``sql`` stripped if it is one read-only query; raise :class:`QueryRejected` if not."""
+@functools.cache
+def _system_names() -> tuple[frozenset[str], frozenset[str]]:
+    """DuckDB's own table-only functions (not allowed ones) and catalog views, by name, as the
+    running version has them."""
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT function_name, function_type IN ('table', 'table_macro', 'pragma') "
+            "FROM duckdb_functions()"
+        ).fetchall()
+        views = con.execute("SELECT view_name FROM duckdb_views() WHERE internal").fetchall()
+    finally:
+        con.close()
+    tables = {str(name).lower() for name, is_table in rows if is_table}
+    scalars = {str(name).lower() for name, is_table in rows if not is_table}
+    table_only = frozenset(tables - scalars - _TABLE_FUNCTIONS_ALLOWED)
+    return table_only, frozenset(str(name).lower() for (name,) in views)
+
+
+def _check_table(node: exp.Table, own: frozenset[str], database: str, ctes: set[str]) -> None:
+    """A table reference must be the workbook's own table (or a CTE), or an allowed view."""
+    if isinstance(node.this, exp.Func):
+        name = _function_name(node.this).lower()
+        if name not in _TABLE_FUNCTIONS_ALLOWED:
+            raise _reject(
+                f"the table function {name}() is not allowed; only "
+                f"{', '.join(sorted(_TABLE_FUNCTIONS_ALLOWED))} may be used in FROM"
+            )
+        return
+    name = node.name
+    if not name:
+        return
+    if any(ch in _PATH_CHARS for ch in name):
+        raise _reject(f"{name!r} is not a table name (file paths cannot be queried)")
+    lowered, schema, catalog = name.lower(), node.db.lower(), node.catalog.lower()
+    if (schema, lowered) in _VIEWS_ALLOWED and not catalog:
+        return
+    _, views = _system_names()
+    own_name = lowered in own or (not schema and lowered in ctes)
+    if catalog and catalog != database:
+        raise _reject(f"{catalog!r} is not this workbook; query its tables by name")
+    if schema not in ("", "main") or (lowered in views and not own_name):
+        shown = ".".join(p for p in (schema, lowered) if p)
+        raise _reject(
+            f"{shown!r} is not one of the workbook's tables (query its tables, or "
+            "information_schema.tables and .columns to list them)"
+        )
+
+
+def validate_sql(sql: str, own_tables: frozenset[str] = frozenset(), database: str = "") -> str:
+    """Return ``sql`` stripped if it is one read-only query; raise :class:`QueryRejected` if not.
+
+    ``own_tables`` are the workbook's tables (lower-cased): a sheet may be named like one of
+    DuckDB's catalog views (`Tables`, `Columns`), and its table is still the user's.
+    ``database`` is the name the workbook is attached under, the one catalog a name may
+    be qualified with."""
     text = sql.strip()
     if not text:
         raise _reject("the query is empty")
@@ -224,15 +301,14 @@ def validate_sql(sql: str) -> str:
     if not _is_query(statement):
         kind = statement.key.upper() if not isinstance(statement, exp.Command) else "command"
         raise _reject(f"found a {kind} statement")
+    ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
     for node in statement.walk():
         if isinstance(node, exp.Func):
             name = _function_name(node)
             if _is_denied_function(name):
                 raise _reject(f"the function {name.lower()}() is not allowed")
         elif isinstance(node, exp.Table):
-            name = node.name
-            if name and any(ch in _PATH_CHARS for ch in name):
-                raise _reject(f"{name!r} is not a table name (file paths cannot be queried)")
+            _check_table(node, own_tables, database.lower(), ctes)
         elif isinstance(node, exp.Command | exp.Insert | exp.Update | exp.Delete | exp.Merge):
             raise _reject(f"found a nested {node.key.upper()}")
     return text
@@ -254,10 +330,26 @@ def _connect(db_path: Path, limits: QueryLimits) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(db_path), read_only=True, config=config)
 
 
+def _own_tables(con: duckdb.DuckDBPyConnection) -> tuple[frozenset[str], str]:
+    """The workbook's tables (lower-cased) and the name its database is attached under."""
+    row = con.execute("SELECT current_database()").fetchone()
+    database = str(row[0]) if row else ""
+    tables = con.execute(
+        "SELECT lower(table_name) FROM duckdb_tables() WHERE NOT internal AND database_name = ?",
+        [database],
+    ).fetchall()
+    return frozenset(str(name) for (name,) in tables), database
+
+
+# An absolute path in a message: DuckDB names files (the workbook's, its spill directory) in
+# some errors, and where DATA_DIR lies is not the user's business.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s'\"()/]+/)+[^\s'\"()]*")
+
+
 def _duckdb_message(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     first = lines[0].strip() if lines else type(exc).__name__
-    return first[:_MESSAGE_MAX]
+    return _ABSOLUTE_PATH.sub("<path>", first)[:_MESSAGE_MAX]
 
 
 def run_query(db_path: Path, sql: str, limits: QueryLimits) -> QueryResult:
@@ -267,13 +359,25 @@ def run_query(db_path: Path, sql: str, limits: QueryLimits) -> QueryResult:
     DuckDB (``limits.max_cell_chars``, less when there are many columns) and rows stop once
     their JSON would pass ``limits.max_bytes``, so no query can make the server hold more.
     """
-    text = validate_sql(sql)
     started = time.perf_counter()
     try:
         con = _connect(db_path, limits)
     except duckdb.Error as exc:
         raise QueryFailed(_duckdb_message(exc)) from None
+    try:
+        try:
+            own, database = _own_tables(con)
+        except duckdb.Error as exc:
+            raise QueryFailed(_duckdb_message(exc)) from None
+        result = _run_validated(con, validate_sql(sql, own, database), limits)
+    finally:
+        con.close()
+    result.duration_ms = (time.perf_counter() - started) * 1000.0
+    return result
 
+
+def _run_validated(con: duckdb.DuckDBPyConnection, text: str, limits: QueryLimits) -> QueryResult:
+    """Run a validated query with a timer that interrupts it at ``limits.timeout_s``."""
     lock = threading.Lock()
     finished = False
     timed_out = False
@@ -290,22 +394,18 @@ def run_query(db_path: Path, sql: str, limits: QueryLimits) -> QueryResult:
     timer.daemon = True
     try:
         timer.start()
-        try:
-            result = _fetch_bounded(con, text, limits)
-        except duckdb.Error as exc:
-            if timed_out or isinstance(exc, duckdb.InterruptException):
-                raise QueryTimeout(
-                    f"The query ran longer than {limits.timeout_s:g} s and was stopped; "
-                    "add a WHERE or LIMIT"
-                ) from None
-            raise QueryFailed(_duckdb_message(exc)) from None
+        return _fetch_bounded(con, text, limits)
+    except duckdb.Error as exc:
+        if timed_out or isinstance(exc, duckdb.InterruptException):
+            raise QueryTimeout(
+                f"The query ran longer than {limits.timeout_s:g} s and was stopped; "
+                "add a WHERE or LIMIT"
+            ) from None
+        raise QueryFailed(_duckdb_message(exc)) from None
     finally:
         with lock:
             finished = True
             timer.cancel()
-        con.close()
-    result.duration_ms = (time.perf_counter() - started) * 1000.0
-    return result
 
 
 # Text longer than this many characters per cell is never fetched whole, however many columns
