@@ -48,6 +48,17 @@ def as_host(address: str) -> str:
         return address.rstrip(".")
 
 
+def listed_host(entry: str) -> str:
+    """An ALLOWED_HOSTS entry as `host_name` gives it: a port, if written, is dropped (every
+    port of a name is the same site to DNS rebinding), a bare IPv6 address gets brackets."""
+    entry = entry.strip()
+    if entry == ANY:
+        return ANY
+    if entry.count(":") > 1 and not entry.startswith("["):  # a bare IPv6 address
+        return as_host(entry)
+    return host_name(entry) or as_host(entry)
+
+
 def default_hosts(bind: str) -> frozenset[str]:
     """The names of the address the server binds, and the loopback names.
 

@@ -14,9 +14,10 @@ from sheetstream.streaming.stats import Stats, percentile
 
 
 class StatsCollector:
-    def __init__(self, stats: Stats, loop_lag: LoopLag) -> None:
+    def __init__(self, stats: Stats, loop_lag: LoopLag, work: dict[str, dict[str, int]]) -> None:
         self._stats = stats
         self._loop_lag = loop_lag
+        self._work = work  # WorkbookService.load()
 
     def collect(self) -> Iterator[Metric]:
         s = self._stats
@@ -92,6 +93,18 @@ class StatsCollector:
             lag.add_metric(["max"], max(lags))
             lag.add_metric(["p99"], percentile(lags, 99) or 0.0)
         yield lag
+        yield GaugeMetricFamily(
+            "sheetstream_uploads_in_progress",
+            "Workbook uploads being received or parsed.",
+            value=self._work["uploads"]["in_progress"],
+        )
+        for state, doc in (("running", "holding a slot"), ("waiting", "waiting for a slot")):
+            gauge = GaugeMetricFamily(
+                f"sheetstream_work_{state}", f"Parses and queries {doc}.", labels=["work"]
+            )
+            for work in ("parses", "queries"):
+                gauge.add_metric([work], self._work[work][state])
+            yield gauge
 
 
 def _quantiles(name: str, doc: str, samples: list[float]) -> Metric:
@@ -103,7 +116,7 @@ def _quantiles(name: str, doc: str, samples: list[float]) -> Metric:
     return gauge
 
 
-def render(stats: Stats, loop_lag: LoopLag) -> tuple[bytes, str]:
+def render(stats: Stats, loop_lag: LoopLag, work: dict[str, dict[str, int]]) -> tuple[bytes, str]:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StatsCollector(stats, loop_lag))
+    registry.register(StatsCollector(stats, loop_lag, work))
     return generate_latest(registry), CONTENT_TYPE_LATEST

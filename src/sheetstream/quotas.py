@@ -1,4 +1,4 @@
-"""What one owner may keep: sessions, stored history, workbooks. Pure: the figures in use come
+"""What one owner may keep: stored history and workbooks. Pure: the figures in use come
 from the storage and the workbook catalog; each refusal says which quota and how to free it.
 
 On an open service (no user tokens) everyone is one owner, so the quotas bound the whole
@@ -16,18 +16,10 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:,.1f} MiB"
 
 
-def sessions_quota_message(limit: int) -> str:
-    return (
-        f"You have {limit:,} sessions, the most one token may keep; delete old ones "
-        "(DELETE /api/sessions/{id}) or reuse one by its id."
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Quotas:
     """Per owner; 0 turns a quota off."""
 
-    sessions: int
     history_bytes: int
     workbooks: int
     workbook_bytes: int

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sheetstream.access import read_token_file
-from sheetstream.hosts import ANY, LOOPBACK, as_host, default_hosts
+from sheetstream.hosts import LOOPBACK, default_hosts, listed_host
 from sheetstream.quotas import Quotas
 
 ModelName = Literal["llamacpp", "openai", "synthetic"]
@@ -110,9 +110,6 @@ class Settings(BaseSettings):
     )
 
     # --- quotas, per token owner (everyone together on an open service); 0 turns one off
-    quota_sessions: int = Field(
-        1000, description="Sessions one owner may keep; a new one past it is refused."
-    )
     quota_history_bytes: int = Field(
         256 * 1024 * 1024,
         description="Bytes of stored questions and answers one owner may keep; past it, "
@@ -243,6 +240,11 @@ class Settings(BaseSettings):
         description="SQL queries that may wait for a free slot; more get 503 with "
         "Retry-After (`overloaded`).",
     )
+    query_per_client: int = Field(
+        4,
+        description="SQL queries one client (token owner, or address on an open service) may "
+        "have running or waiting; more get 429 (`rate_limited`). 0: no share.",
+    )
 
     # --- model
     model: ModelName = Field(
@@ -316,7 +318,6 @@ class Settings(BaseSettings):
 
     def quotas(self) -> Quotas:
         return Quotas(
-            sessions=self.quota_sessions,
             history_bytes=self.quota_history_bytes,
             workbooks=self.quota_workbooks,
             workbook_bytes=self.quota_workbook_bytes,
@@ -343,7 +344,7 @@ class Settings(BaseSettings):
 
     def resolved_allowed_hosts(self) -> frozenset[str]:
         if self.allowed_hosts:  # loopback names are always ours: no other page can send them
-            listed = {as_host(name) if name != ANY else ANY for name in self.allowed_hosts}
+            listed = {listed_host(name) for name in self.allowed_hosts}
             return frozenset(listed | LOOPBACK)
         return default_hosts(self.host)
 

@@ -170,6 +170,38 @@ async def test_sessions_belong_to_their_owner(storage: Storage) -> None:
         await storage.ensure_session("s2", T0 + 1, "alice")
 
 
+async def test_history_bytes_are_summed_per_owner(storage: Storage) -> None:
+    """What the history quota counts: the stored size of every message of the owner's
+    sessions (question, answer, tool frames, grounding), and nothing of other owners'."""
+    assert await storage.history_bytes("alice") == 0
+    await storage.ensure_session("a1", T0, "alice")
+    await storage.ensure_session("a2", T0, "alice")
+    await storage.ensure_session("b1", T0, "bob")
+    records = [make_record(1, "a1"), make_record(2, "a2"), make_record(3, "b1")]
+    for record in records:
+        await storage.add_message(record)
+    assert await storage.history_bytes("alice") == sum(r.stored_bytes() for r in records[:2])
+    done = finished(records[0], tools=[{"type": "tool", "rows": [[1]]}], grounding={"found": []})
+    await storage.finish_message(done)
+    expected = done.stored_bytes() + records[1].stored_bytes()
+    assert await storage.history_bytes("alice") == expected
+    assert await storage.history_bytes("bob") == records[2].stored_bytes()
+    assert await storage.history_bytes(None) == 0  # the open service's owner, ''
+
+
+async def test_deleting_a_session_deletes_its_messages(storage: Storage) -> None:
+    await storage.ensure_session("s1", T0, "alice")
+    await storage.ensure_session("s2", T0, "alice")
+    await storage.add_message(make_record(1, "s1"))
+    await storage.add_message(make_record(2, "s2"))
+    assert await storage.delete_session("s1") is True
+    assert await storage.session_owner("s1") is None
+    assert await storage.list_messages("s1") == []
+    assert await storage.history_bytes("alice") == make_record(2, "s2").stored_bytes()
+    assert await storage.delete_session("s1") is False
+    assert await storage.ensure_session("s1", T0 + 1, "bob") is True  # the id is free again
+
+
 async def test_crash_left_streaming_becomes_interrupted(backend: StoreFactory) -> None:
     streaming = make_record(1)
     complete = make_record(2)
@@ -253,6 +285,8 @@ CALLS: dict[str, Callable[[Storage], Awaitable[object]]] = {
     "add_message": lambda s: s.add_message(make_record(1)),
     "finish_message": lambda s: s.finish_message(finished(make_record(1))),
     "list_messages": lambda s: s.list_messages("s1"),
+    "history_bytes": lambda s: s.history_bytes(""),
+    "delete_session": lambda s: s.delete_session("s1"),
 }
 
 
@@ -305,6 +339,27 @@ async def test_sqlite_file_is_wal_and_migrated(tmp_path: Path) -> None:
     await store.connect()
     assert await store.ping()
     await store.disconnect()
+
+
+async def test_sqlite_migration_counts_the_bytes_of_earlier_messages(tmp_path: Path) -> None:
+    """A database from before the history quota gets each message's size filled in."""
+    path = tmp_path / "old.db"
+    with closing(sqlite3.connect(path)) as conn:
+        for migration in MIGRATIONS[:4]:
+            migration(conn)
+        conn.execute("PRAGMA user_version = 4")
+        conn.execute("INSERT INTO sessions VALUES ('s1', 1, 1, 'alice')")
+        conn.execute(
+            "INSERT INTO messages (stream_id, session_id, question, mode, created_at, answer, "
+            "tools) VALUES ('st1', 's1', 'é?', 'token', 1, 'answer', '[1]')"
+        )
+        conn.commit()
+    store = create_storage(f"sqlite:///{path}")
+    await store.connect()
+    try:
+        assert await store.history_bytes("alice") == len("é?".encode()) + len("answer") + 3
+    finally:
+        await store.disconnect()
 
 
 async def test_sqlite_relative_and_absolute_urls(

@@ -80,23 +80,6 @@ async def test_deleting_a_session_closes_its_tabs_and_is_refused_to_other_owners
     assert client.ws.close_code == 1000 and client.ws.close_reason == "session deleted"
 
 
-async def test_the_session_quota_refuses_new_sessions_not_old_ones(
-    start_server: StartServer,
-) -> None:
-    srv = await start_server(api_tokens=TOKENS, quota_sessions=2)
-    for name in ("one", "two"):
-        async with SheetstreamClient.connect(f"{srv.ws}/ws/{name}", token=ALICE):
-            pass
-    with pytest.raises(ServerError) as refused:
-        await SheetstreamClient.connect(f"{srv.ws}/ws/three", token=ALICE)
-    assert refused.value.code == "quota_exceeded"
-    assert "2 sessions" in refused.value.frame["message"]
-    async with SheetstreamClient.connect(f"{srv.ws}/ws/one", token=ALICE) as again:
-        assert again.session_id == "one"
-    async with SheetstreamClient.connect(f"{srv.ws}/ws/three", token=BOB) as bob:
-        assert bob.session_id == "three"
-
-
 async def test_workbook_quotas_by_count_and_by_bytes(start_server: StartServer) -> None:
     srv = await start_server(api_tokens=TOKENS, quota_workbooks=2, quota_workbook_bytes=10**9)
     files = {"file": ("wb.xlsx", small_workbook())}

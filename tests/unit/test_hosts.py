@@ -48,3 +48,12 @@ def test_listed_names_and_the_wildcard() -> None:
     assert {"sheets.example", "10.0.0.5", "[::1]", "localhost"} <= listed
     assert not host_allowed("evil.test", listed)
     assert host_allowed("anything.at.all", Settings(allowed_hosts="*").resolved_allowed_hosts())
+
+
+def test_listed_names_may_be_written_with_a_port_or_in_any_case() -> None:
+    listed = Settings(
+        allowed_hosts="Sheets.Example:8443,10.0.0.5:80,[fe80::2]:8005,fe80::3"
+    ).resolved_allowed_hosts()
+    assert {"sheets.example", "10.0.0.5", "[fe80::2]", "[fe80::3]"} <= listed
+    assert host_allowed("sheets.example:8005", listed)
+    assert host_allowed("[fe80::2]:1", listed)

@@ -298,6 +298,32 @@ def test_lists_structs_blobs_and_huge_numbers_come_back_as_bounded_text(db_path:
     assert isinstance(huge, str) and huge.startswith("1000") and len(huge) < 1100
 
 
+def test_integers_wider_than_64_bits_are_text_that_every_encoder_takes(db_path: Path) -> None:
+    import orjson
+
+    result = run_query(
+        db_path,
+        "SELECT 170141183460469231731687303715884105727::HUGEINT AS h, "
+        "340282366920938463463374607431768211455::UHUGEINT AS u, 2::HUGEINT AS small, "
+        "(-9223372036854775808)::HUGEINT AS low",
+        QueryLimits(),
+    )
+    body = result.to_json()
+    assert body["rows"] == [
+        ["170141183460469231731687303715884105727", "340282366920938463463374607431768211455",
+         2, -9223372036854775808]
+    ]  # fmt: skip
+    assert orjson.loads(orjson.dumps(body)) == body
+
+
+def test_sql_nested_past_the_parsers_depth_is_refused_not_a_crash(db_path: Path) -> None:
+    deep = "SELECT " + "(" * 20_000 + "1" + ")" * 20_000 + " AS x"
+    with pytest.raises(QueryRejected, match="nested too deeply"):
+        run_query(db_path, deep, QueryLimits())
+    shallow = run_query(db_path, "SELECT " + "(" * 30 + "1" + ")" * 30 + " AS x", QueryLimits())
+    assert shallow.rows == [[1]]
+
+
 def test_a_preview_is_bounded_in_rows_bytes_and_cell_length() -> None:
     from sheetstream.workbooks.preview import Bounds, preview
 
@@ -332,6 +358,11 @@ def test_a_preview_is_bounded_in_rows_bytes_and_cell_length() -> None:
         "SELECT * FROM duckdb_extensions()",
         "SELECT * FROM summary(sales)",
         "SELECT * FROM temp.main.sales",
+        # a CTE's name counts for the whole statement, so it may not shadow a catalog view
+        "SELECT s.* FROM (WITH pg_settings AS (SELECT 1 AS x) SELECT * FROM pg_settings) a, "
+        "pg_settings s",
+        "WITH duckdb_settings AS (SELECT 1 AS x) SELECT * FROM duckdb_settings",
+        "WITH t AS (SELECT 1 AS x), duckdb_databases AS (SELECT 2 AS y) SELECT * FROM t",
     ],
 )
 def test_catalog_listings_and_settings_are_refused(db_path: Path, sql: str) -> None:
@@ -350,7 +381,7 @@ def test_the_workbook_can_still_describe_itself(db_path: Path) -> None:
     qualified = run_query(db_path, "SELECT count(*) FROM workbook.main.sales", QueryLimits())
     assert qualified.rows == [[3]]
     cte = run_query(
-        db_path, "WITH pg_settings AS (SELECT 1 AS a) SELECT a FROM pg_settings", QueryLimits()
+        db_path, "WITH settings AS (SELECT 1 AS a) SELECT a FROM settings", QueryLimits()
     )
     assert cte.rows == [[1]]
     series = run_query(db_path, "SELECT count(*) FROM range(5), unnest([1, 2])", QueryLimits())
@@ -409,3 +440,11 @@ def test_error_messages_name_no_server_path(tmp_path: Path) -> None:
     with pytest.raises(QueryFailed) as info:
         run_query(tmp_path / "absent" / "tables.duckdb", "SELECT 1", QueryLimits())
     assert str(tmp_path) not in info.value.message and "<path>" in info.value.message
+
+
+def test_a_folder_with_spaces_in_its_name_is_redacted_whole(tmp_path: Path) -> None:
+    folder = tmp_path / "shared drive" / "my data (2024)"
+    with pytest.raises(QueryFailed) as info:
+        run_query(folder / "tables.duckdb", "SELECT 1", QueryLimits())
+    message = info.value.message
+    assert "shared drive" not in message and "(2024)" not in message and "<path>" in message

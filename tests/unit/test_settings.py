@@ -65,3 +65,17 @@ def test_an_unknown_model_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHEETSTREAM_MODEL", "gpt-17")
     with pytest.raises(ValueError, match="model"):
         Settings()
+
+
+def test_security_md_lists_every_limit_with_its_setting() -> None:
+    """Each limit (max_*, quota_*, workbook_*, query_* settings) is in security.md's table."""
+    doc = (ROOT / "docs" / "security.md").read_text()
+    table = doc[doc.index("## Every limit") :]
+    listed = set(re.findall(r"`SHEETSTREAM_([A-Z0-9_]+)`", table))
+    limits = {
+        name.upper()
+        for name in Settings.model_fields
+        if name.startswith(("max_", "quota_", "workbook_", "query_"))
+    }
+    assert limits - listed == set()
+    assert listed - {name.upper() for name in Settings.model_fields} == set()

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 from sheetstream import protocol
 from sheetstream.access import TokenBook
-from sheetstream.errors import Busy, NotFound, QuotaExceeded
+from sheetstream.errors import Busy, NotFound
 from sheetstream.hosts import host_allowed
 from sheetstream.origins import handshake_origin_allowed
 from sheetstream.protocol import CloseCode, close_reason, is_valid_session_id
@@ -159,10 +159,6 @@ async def serve_chat(
         conn = await service.connect(sink, session_id, remote, owner, address)
     except NotFound as exc:  # another owner's session: as if it did not exist
         await sink.close(CloseCode.POLICY_VIOLATION, exc.message)
-        return
-    except QuotaExceeded as exc:  # the whole message first: a close reason is too short
-        await sink.send_text(protocol.error_frame(exc.code, exc.message))
-        await sink.close(CloseCode.POLICY_VIOLATION, "session quota reached; delete old sessions")
         return
     except Busy as exc:
         service.stats.refused_connections += 1

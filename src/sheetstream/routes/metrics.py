@@ -19,10 +19,12 @@ async def performance(request: Request) -> dict[str, Any]:
     now = time.monotonic()
     figures: dict[str, Any] = request.app.state.chat.stats.snapshot(now)
     figures["event_loop_lag_ms"] = request.app.state.loop_lag.snapshot(now)
+    figures["work"] = request.app.state.workbooks.load()
     return figures
 
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    body, content_type = render(request.app.state.chat.stats, request.app.state.loop_lag)
+    state = request.app.state
+    body, content_type = render(state.chat.stats, state.loop_lag, state.workbooks.load())
     return Response(body, media_type=content_type)

@@ -27,13 +27,18 @@ def _service(request: Request) -> WorkbookService:
     return service
 
 
+def _client(request: Request, owner: str | None) -> str:
+    """Who shares a per-client limit: the token's owner, or the address on an open service."""
+    return owner if owner is not None else (request.client.host if request.client else "")
+
+
 @router.post("/api/workbooks", status_code=201)
 async def upload(request: Request, owner: Owner) -> JSONResponse:
     service = _service(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > service.max_bytes + 65536:
         raise TooLarge(limit_message(service.max_bytes))
-    client = owner if owner is not None else (request.client.host if request.client else "")
+    client = _client(request, owner)
     record = await service.upload(
         request.headers.get("content-type", ""), request.stream(), owner, client
     )
@@ -59,5 +64,5 @@ async def delete(request: Request, workbook_id: str, owner: Owner) -> Response:
 @router.post("/api/workbooks/{workbook_id}/query")
 async def query(request: Request, workbook_id: str, owner: Owner) -> Response:
     body = await read_json(request, QueryBody)
-    result = await _service(request).query(workbook_id, body.sql, owner)
+    result = await _service(request).query(workbook_id, body.sql, owner, _client(request, owner))
     return Response(orjson.dumps(result.to_json()), media_type="application/json")

@@ -62,12 +62,6 @@ class MessageRecord:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    sessions: int
-    history_bytes: int
-
-
 class Storage(Protocol):
     """Durable sessions and history. Errors surface as `StorageError`."""
 
@@ -80,17 +74,14 @@ class Storage(Protocol):
     async def ping(self) -> bool:
         """True when the store answers a trivial query."""
 
-    async def ensure_session(
-        self, session_id: str, now: float, owner: str | None = None, max_sessions: int = 0
-    ) -> bool:
+    async def ensure_session(self, session_id: str, now: float, owner: str | None = None) -> bool:
         """Create the session, owned by `owner` ('' when None), if it does not exist, else
         touch its last-seen time; True if it was created (so it has no history to load).
         With an `owner`, a session that exists under another owner raises `NotFound` and is
-        left untouched. A new session beyond the owner's `max_sessions` (0: no limit) raises
-        `QuotaExceeded`, checked and created in one step."""
+        left untouched."""
 
-    async def usage(self, owner: str | None) -> Usage:
-        """How many sessions `owner` ('' when None) has, and the bytes of their messages."""
+    async def history_bytes(self, owner: str | None) -> int:
+        """The bytes the messages of `owner`'s ('' when None) sessions take, as stored."""
 
     async def delete_session(self, session_id: str) -> bool:
         """Forget a session and all its messages; False if there was no such session."""

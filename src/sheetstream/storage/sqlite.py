@@ -16,9 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sheetstream.errors import NotFound, QuotaExceeded, StorageError
-from sheetstream.quotas import sessions_quota_message
-from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord, Usage
+from sheetstream.errors import NotFound, StorageError
+from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord
 
 T = TypeVar("T")
 
@@ -55,10 +54,9 @@ _FINAL = tuple(c for c in _COLUMNS if c not in ("stream_id", "session_id", "crea
 _UPDATE = (
     f"UPDATE messages SET {', '.join(f'{c} = ?' for c in _FINAL)}, bytes = ? WHERE stream_id = ?"
 )
-_USAGE = (
-    "SELECT (SELECT count(*) FROM sessions WHERE owner = ?1), "
-    "(SELECT coalesce(sum(m.bytes), 0) FROM sessions s JOIN messages m ON m.session_id = s.id "
-    "WHERE s.owner = ?1)"
+_HISTORY_BYTES = (
+    "SELECT coalesce(sum(m.bytes), 0) FROM sessions s JOIN messages m ON m.session_id = s.id "
+    "WHERE s.owner = ?"
 )
 
 
@@ -246,34 +244,27 @@ class SQLiteStorage:
     async def ping(self) -> bool:
         return await self._run(lambda c: c.execute("SELECT 1").fetchone() == (1,))
 
-    async def ensure_session(
-        self, session_id: str, now: float, owner: str | None = None, max_sessions: int = 0
-    ) -> bool:
+    async def ensure_session(self, session_id: str, now: float, owner: str | None = None) -> bool:
         def upsert(c: sqlite3.Connection) -> bool:
-            row = c.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
-            if row is None:
-                if max_sessions:
-                    (count,) = c.execute(
-                        "SELECT count(*) FROM sessions WHERE owner = ?", (owner or "",)
-                    ).fetchone()
-                    if count >= max_sessions:
-                        raise QuotaExceeded(sessions_quota_message(max_sessions))
-                c.execute(
-                    "INSERT INTO sessions (id, created_at, last_seen_at, owner) "
-                    "VALUES (?, ?, ?, ?)",
-                    (session_id, now, now, owner or ""),
-                )
+            inserted = c.execute(
+                "INSERT OR IGNORE INTO sessions (id, created_at, last_seen_at, owner) "
+                "VALUES (?, ?, ?, ?)",
+                (session_id, now, now, owner or ""),
+            ).rowcount
+            if inserted:
                 return True
-            if owner is not None and row[0] != owner:
-                raise NotFound(SESSION_NOT_FOUND)
+            if owner is not None:
+                row = c.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()
+                if row[0] != owner:
+                    raise NotFound(SESSION_NOT_FOUND)
             c.execute("UPDATE sessions SET last_seen_at = ? WHERE id = ?", (now, session_id))
             return False
 
         return await self._run(upsert)
 
-    async def usage(self, owner: str | None) -> Usage:
-        sessions, size = await self._run(lambda c: c.execute(_USAGE, (owner or "",)).fetchone())
-        return Usage(sessions=int(sessions), history_bytes=int(size))
+    async def history_bytes(self, owner: str | None) -> int:
+        row = await self._run(lambda c: c.execute(_HISTORY_BYTES, (owner or "",)).fetchone())
+        return int(row[0])
 
     async def delete_session(self, session_id: str) -> bool:
         deleted = await self._run(

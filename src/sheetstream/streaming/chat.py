@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import secrets
 import time
@@ -45,6 +46,7 @@ from sheetstream.streaming.registry import Deadlines, Registry, Session
 from sheetstream.streaming.stats import Stats
 from sheetstream.streaming.stream import Stream
 from sheetstream.workbooks.commands import (
+    COMMAND_TEXT_BYTES,
     Command,
     parse_command,
     profile_evidence,
@@ -136,9 +138,7 @@ class ChatService:
         connections arriving together cannot overshoot them).
         """
         session_id = session_id or new_id("ss")
-        created = await self.storage.ensure_session(
-            session_id, time.time(), owner, max_sessions=self.quotas.sessions
-        )
+        created = await self.storage.ensure_session(session_id, time.time(), owner)
         full = self.over_capacity(address)
         if full is not None:
             raise Busy(full)
@@ -213,7 +213,7 @@ class ChatService:
             frame = protocol.parse_client_frame(text, default_batch=self.default_batch)
             session = self.registry.session(conn.session_id)
             if isinstance(frame, ChatFrame):
-                self._chat(session, frame)
+                self._chat(session, frame, conn.address)
             elif isinstance(frame, CancelFrame):
                 self._cancel(session, frame)
             elif isinstance(frame, ResumeFrame):
@@ -230,7 +230,7 @@ class ChatService:
             failure.request_id = getattr(frame, "request_id", None)
             self.reject(conn, failure)
 
-    def _chat(self, session: Session, frame: ChatFrame) -> None:
+    def _chat(self, session: Session, frame: ChatFrame, address: str) -> None:
         if session.active is not None:
             raise Busy(
                 "This session is still answering; wait for its `end` or send `cancel` first.",
@@ -264,8 +264,10 @@ class ChatService:
         for conn in session.connections:
             conn.push(stream.start_frame)
             conn.subscribe(stream)
+        # whose share of the query slots this answer's queries take
+        client = session.owner if session.owner is not None else address
         stream.task = asyncio.create_task(
-            self._answer(stream, frame, workbook, command), name=stream.stream_id
+            self._answer(stream, frame, workbook, command, client), name=stream.stream_id
         )
         stream.task.add_done_callback(self._cancelled_before_start)
 
@@ -300,6 +302,7 @@ class ChatService:
         frame: ChatFrame,
         workbook_id: str | None,
         command: Command | None,
+        client: str,
     ) -> None:
         record = new_record(stream, frame.content, workbook_id)
         options = GenerationOptions(
@@ -309,32 +312,40 @@ class ChatService:
         owner = session.owner or ""
         try:
             if owner not in self._history_used:
-                self._history_used[owner] = (await self.storage.usage(owner)).history_bytes
-                self.quotas.check_history(self._history_used[owner])
+                stored_bytes = await self.storage.history_bytes(owner)
+                # another answer of this owner may have read and counted meanwhile: keep its
+                self.quotas.check_history(self._history_used.setdefault(owner, stored_bytes))
             workbook = None
             if workbook_id is not None and self.workbooks is not None:
                 workbook = await self.workbooks.get(workbook_id, session.owner)
-        except SheetstreamError as exc:  # found before any token: the answer ends as an error
+            if session.history is None:
+                session.history = await self._load_history(stream.session_id)
+            messages = self._conversation(session.history, frame.content, workbook)
+            evidence = profile_evidence(workbook) if workbook is not None else None
+        except Exception as exc:  # found before any token: the answer ends as an error
+            if not isinstance(exc, SheetstreamError):
+                log.exception("preparing the answer of stream %s failed", stream.stream_id)
+                exc = SheetstreamError("The answer failed inside the server; please ask again.")
             self.stats.errors[exc.code] += 1
             error = protocol.error_frame(exc.code, exc.message, stream.request_id)
             stream.finish(EndReason.ERROR, error)
             self.stats.streams_active[stream.mode.value] -= 1
             return
-        if session.history is None:
-            session.history = await self._load_history(stream.session_id)
         # The question is stored while the model starts, not before: storage stays off the
         # time to first token. `generate` waits for this write before storing the answer.
         stored = asyncio.create_task(self.storage.add_message(record))
-        messages = self._conversation(session.history, frame.content, workbook)
         model: Model = self.model
-        evidence = None
         tools = None
-        if workbook is not None:
-            evidence = profile_evidence(workbook)
+        if workbook is not None and evidence is not None:
             if command is not None:
-                model = TextReply(await self._run_command(stream, workbook, command, evidence))
+                options = dataclasses.replace(options, max_tokens=COMMAND_TEXT_BYTES)
+                model = TextReply(
+                    functools.partial(
+                        self._run_command, stream, workbook, command, evidence, client
+                    )
+                )
             elif model.supports_tools:
-                tools = SqlTool(self, stream, workbook, evidence)
+                tools = SqlTool(self, stream, workbook, evidence, client)
                 options = dataclasses.replace(options, tools=(RUN_SQL_SPEC,))
         await generate(
             stream,
@@ -347,16 +358,14 @@ class ChatService:
             self.stats,
             evidence,
             tools,
-            ended=self._count_stored,
+            ended=functools.partial(self._count_stored, owner),
         )
         if stream.reason is not None and stream.text:
             session.history.append((frame.content, stream.text))
 
-    def _count_stored(self, record: MessageRecord) -> None:
+    def _count_stored(self, owner: str, record: MessageRecord) -> None:
         """Count an answer against its owner's history quota as it ends, not once written:
         a slow disk must not let the next questions through uncounted."""
-        session = self.registry.sessions.get(record.session_id)
-        owner = (session.owner if session is not None else None) or ""
         if owner in self._history_used:
             self._history_used[owner] += record.stored_bytes()
 
@@ -375,28 +384,39 @@ class ChatService:
         return turns
 
     async def _run_command(
-        self, stream: Stream, workbook: dict[str, Any], command: Command, evidence: Evidence
+        self,
+        stream: Stream,
+        workbook: dict[str, Any],
+        command: Command,
+        evidence: Evidence,
+        client: str,
     ) -> str:
         """The exact answer to a command; `/sql` also sends a `tool` frame with its result."""
         if command.name == "sheets":
             return sheets_text(workbook)
         if command.name == "profile":
             return profile_text(workbook, command.argument)
-        result = await self.run_workbook_sql(stream, workbook, command.argument, evidence)
+        result = await self.run_workbook_sql(stream, workbook, command.argument, evidence, client)
         if isinstance(result, str):
             return f"The query did not run: {result}\n"
         return sql_text(result)
 
     async def run_workbook_sql(
-        self, stream: Stream, workbook: dict[str, Any], sql: str, evidence: Evidence
+        self,
+        stream: Stream,
+        workbook: dict[str, Any],
+        sql: str,
+        evidence: Evidence,
+        client: str,
     ) -> QueryResult | str:
-        """Run a query for an answer: a `tool` frame for the readers, its values as evidence.
+        """Run a query for an answer, as one of `client`'s: a `tool` frame for the readers,
+        its values as evidence.
 
         Returns the result, or the reason it did not run.
         """
         assert self.workbooks is not None
         try:
-            result = await self.workbooks.query(workbook["workbook_id"], sql)
+            result = await self.workbooks.query(workbook["workbook_id"], sql, client=client)
         except SheetstreamError as exc:
             stream.add_preface(
                 protocol.tool_frame(
@@ -526,8 +546,10 @@ class SqlTool:
         stream: Stream,
         workbook: dict[str, Any],
         evidence: Evidence,
+        client: str,
     ) -> None:
         self._service = service
+        self._client = client
         self._stream = stream
         self._workbook = workbook
         self._evidence = evidence
@@ -541,7 +563,7 @@ class SqlTool:
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return 'Call run_sql with JSON arguments {"sql": "SELECT ..."}.'
         result = await self._service.run_workbook_sql(
-            self._stream, self._workbook, sql, self._evidence
+            self._stream, self._workbook, sql, self._evidence, self._client
         )
         if isinstance(result, str):
             return f"The query did not run: {result}"

@@ -14,6 +14,9 @@ from sheetstream.workbooks.preview import CHAT_TABLE, preview
 from sheetstream.workbooks.query import QueryResult
 
 COMMANDS = ("/sheets", "/profile", "/sql")
+# The most a command's answer may hold; a token is at least one byte, so this also bounds
+# its tokens (command answers are exempt from MAX_ANSWER_TOKENS, which bounds a model).
+COMMAND_TEXT_BYTES = 32 * 1024
 _STATS = ("min", "max", "mean", "sum")
 
 
@@ -42,7 +45,7 @@ def sheets_text(workbook: dict[str, Any]) -> str:
         )
     if workbook.get("warnings"):
         lines += ["", "Warnings:", *(f"- {w}" for w in workbook["warnings"])]
-    return "\n".join(lines) + "\n"
+    return _bounded(lines, "ask /profile SHEET for one sheet") + "\n"
 
 
 def profile_text(workbook: dict[str, Any], sheet_name: str = "") -> str:
@@ -66,7 +69,7 @@ def profile_text(workbook: dict[str, Any], sheet_name: str = "") -> str:
                 f"{col.get('distinct', '')} | {stats} |"
             )
         parts.append("")
-    return "\n".join(parts)
+    return _bounded(parts, "ask /profile SHEET for one sheet" if not sheet_name else "")
 
 
 def sql_text(result: QueryResult) -> str:
@@ -80,13 +83,30 @@ def sql_text(result: QueryResult) -> str:
     footer = f"{len(result.rows)} row(s)"
     if len(shown.rows) < len(result.rows):
         footer += f", first {len(shown.rows)} shown"
+    notes = []
     if result.truncated_by == "rows":
-        footer += " (truncated at the row limit)"
+        notes.append("truncated at the row limit")
     elif result.truncated_by == "bytes":
-        footer += " (truncated at the size limit)"
-    elif result.truncated_by == "cells" or shown.cut:
-        footer += " (long text shortened)"
+        notes.append("truncated at the size limit")
+    if result.truncated_by == "cells" or shown.cut:
+        notes.append("long text shortened")
+    if notes:
+        footer += f" ({'; '.join(notes)})"
     return "\n".join(lines) + f"\n\n{footer}.\n"
+
+
+def _bounded(lines: list[str], hint: str) -> str:
+    """The lines as one text of at most COMMAND_TEXT_BYTES, cut between lines with a note."""
+    note = f"\n… shortened to {COMMAND_TEXT_BYTES // 1024} KiB" + (f"; {hint}" if hint else "")
+    budget = COMMAND_TEXT_BYTES - len(note.encode()) - 2
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line.encode()) + 1
+        if size > budget:
+            return "\n".join(kept) + note + "."
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def workbook_prompt(workbook: dict[str, Any]) -> str:

@@ -177,10 +177,16 @@ class QueryResult:
         }
 
 
+# The integers JSON encoders take as numbers (orjson: 64 bits); larger ones (HUGEINT) are text
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+
 def json_value(value: object) -> object:
-    """One cell as a value `json.dumps` accepts (see `QueryResult.to_json`)."""
-    if value is None or isinstance(value, bool | int | str):
+    """One cell as a value `json.dumps` and `orjson.dumps` accept (see `QueryResult.to_json`)."""
+    if value is None or isinstance(value, bool | str):
         return value
+    if isinstance(value, int):
+        return value if _INT_MIN <= value <= _INT_MAX else str(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, decimal.Decimal):
@@ -289,6 +295,13 @@ def validate_sql(sql: str, own_tables: frozenset[str] = frozenset(), database: s
     if not text:
         raise _reject("the query is empty")
     try:
+        return _validate(text, own_tables, database)
+    except RecursionError:
+        raise _reject("it is nested too deeply; write it with fewer parentheses") from None
+
+
+def _validate(text: str, own_tables: frozenset[str], database: str) -> str:
+    try:
         statements = [s for s in sqlglot.parse(text, dialect="duckdb") if s is not None]
     except SqlglotError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -301,7 +314,7 @@ def validate_sql(sql: str, own_tables: frozenset[str] = frozenset(), database: s
     if not _is_query(statement):
         kind = statement.key.upper() if not isinstance(statement, exp.Command) else "command"
         raise _reject(f"found a {kind} statement")
-    ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
+    ctes = _cte_names(statement)
     for node in statement.walk():
         if isinstance(node, exp.Func):
             name = _function_name(node)
@@ -312,6 +325,20 @@ def validate_sql(sql: str, own_tables: frozenset[str] = frozenset(), database: s
         elif isinstance(node, exp.Command | exp.Insert | exp.Update | exp.Delete | exp.Merge):
             raise _reject(f"found a nested {node.key.upper()}")
     return text
+
+
+def _cte_names(statement: exp.Expr) -> set[str]:
+    """The statement's CTE names. They count for every reference in it, whatever the scope, so
+    none may be named like one of DuckDB's catalog views or table functions: a reference
+    outside the CTE's scope would reach the real one."""
+    table_only, views = _system_names()
+    names = set()
+    for cte in statement.find_all(exp.CTE):
+        name = cte.alias_or_name.lower()
+        if name in views or name in table_only:
+            raise _reject(f"{name!r} is one of DuckDB's own names; give the WITH query another")
+        names.add(name)
+    return names
 
 
 def _connect(db_path: Path, limits: QueryLimits) -> duckdb.DuckDBPyConnection:
@@ -346,9 +373,13 @@ def _own_tables(con: duckdb.DuckDBPyConnection) -> tuple[frozenset[str], str]:
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s'\"()/]+/)+[^\s'\"()]*")
 
 
-def _duckdb_message(exc: BaseException) -> str:
+def _duckdb_message(exc: BaseException, db_path: Path) -> str:
+    """The first line of DuckDB's message, with no path in it: the workbook's folder (whatever
+    characters it has; DuckDB's spill files live there too) and any other absolute path."""
     lines = str(exc).strip().splitlines()
     first = lines[0].strip() if lines else type(exc).__name__
+    for folder in sorted({str(db_path.parent), str(db_path.parent.resolve())}, key=len)[::-1]:
+        first = first.replace(folder, "<path>")
     return _ABSOLUTE_PATH.sub("<path>", first)[:_MESSAGE_MAX]
 
 
@@ -363,20 +394,22 @@ def run_query(db_path: Path, sql: str, limits: QueryLimits) -> QueryResult:
     try:
         con = _connect(db_path, limits)
     except duckdb.Error as exc:
-        raise QueryFailed(_duckdb_message(exc)) from None
+        raise QueryFailed(_duckdb_message(exc, db_path)) from None
     try:
         try:
             own, database = _own_tables(con)
         except duckdb.Error as exc:
-            raise QueryFailed(_duckdb_message(exc)) from None
-        result = _run_validated(con, validate_sql(sql, own, database), limits)
+            raise QueryFailed(_duckdb_message(exc, db_path)) from None
+        result = _run_validated(con, validate_sql(sql, own, database), limits, db_path)
     finally:
         con.close()
     result.duration_ms = (time.perf_counter() - started) * 1000.0
     return result
 
 
-def _run_validated(con: duckdb.DuckDBPyConnection, text: str, limits: QueryLimits) -> QueryResult:
+def _run_validated(
+    con: duckdb.DuckDBPyConnection, text: str, limits: QueryLimits, db_path: Path
+) -> QueryResult:
     """Run a validated query with a timer that interrupts it at ``limits.timeout_s``."""
     lock = threading.Lock()
     finished = False
@@ -401,7 +434,12 @@ def _run_validated(con: duckdb.DuckDBPyConnection, text: str, limits: QueryLimit
                 f"The query ran longer than {limits.timeout_s:g} s and was stopped; "
                 "add a WHERE or LIMIT"
             ) from None
-        raise QueryFailed(_duckdb_message(exc)) from None
+        raise QueryFailed(_duckdb_message(exc, db_path)) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a value Python cannot take
+        raise QueryFailed(
+            f"A value in the result could not be read ({type(exc).__name__}); "
+            "CAST the column to VARCHAR"
+        ) from None
     finally:
         with lock:
             finished = True

@@ -44,11 +44,24 @@ class WorkbookService:
         )
         # their own threads each: a burst of uploads cannot starve queries, or the reverse
         self.parses = Gate("workbook parses", settings.workbook_parses, settings.workbook_uploads)
-        self.queries = Gate("SQL queries", settings.query_concurrency, settings.query_queue)
+        self.queries = Gate(
+            "SQL queries",
+            settings.query_concurrency,
+            settings.query_queue,
+            per_client=settings.query_per_client,
+        )
         self.max_uploads = settings.workbook_uploads
         self.max_uploads_per_client = settings.workbook_uploads_per_client
         self.uploading: Counter[str] = Counter()  # uploads in progress, by client
         self.quotas = settings.quotas()
+
+    def load(self) -> dict[str, dict[str, int]]:
+        """The work in progress now: uploads, and the parse and query gates' places."""
+        return {
+            "uploads": {"in_progress": self.uploading.total()},
+            "parses": {"running": self.parses.running, "waiting": self.parses.waiting},
+            "queries": {"running": self.queries.running, "waiting": self.queries.waiting},
+        }
 
     async def start(self) -> None:
         for entry in await asyncio.to_thread(self.catalog.scan):
@@ -164,12 +177,16 @@ class WorkbookService:
         self.catalog.forget(workbook_id)
         await asyncio.to_thread(self.catalog.remove_files, workbook_id)
 
-    async def query(self, workbook_id: str, sql: str, owner: str | None = None) -> QueryResult:
+    async def query(
+        self, workbook_id: str, sql: str, owner: str | None = None, client: str = ""
+    ) -> QueryResult:
+        """Run `sql` on the workbook as one of `client`'s queries (the owner, or the address
+        on an open service), who may have only QUERY_PER_CLIENT running or waiting."""
         self.find(workbook_id, owner)
         tables = self.catalog.tables(workbook_id)
         if tables is None:
             raise SheetstreamError("workbook tables missing")
-        return await self.queries.run(run_query, tables, sql, self.query_limits)
+        return await self.queries.run_for(client, run_query, tables, sql, self.query_limits)
 
 
 def _folder_bytes(folder: Path) -> int:
