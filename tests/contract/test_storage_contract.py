@@ -202,6 +202,18 @@ async def test_deleting_a_session_deletes_its_messages(storage: Storage) -> None
     assert await storage.ensure_session("s1", T0 + 1, "bob") is True  # the id is free again
 
 
+async def test_only_sessions_without_messages_are_forgotten_as_empty(storage: Storage) -> None:
+    for session_id in ("used", "empty1", "empty2"):
+        await storage.ensure_session(session_id, T0, "alice")
+    await storage.add_message(make_record(1, "used"))
+    forgotten = await storage.forget_empty_sessions(["used", "empty1", "empty2", "absent"])
+    assert forgotten == 2
+    assert await storage.session_owner("used") == "alice"
+    assert await storage.session_owner("empty1") is None
+    assert [m.stream_id for m in await storage.list_messages("used")] == ["used-stream-1"]
+    assert await storage.forget_empty_sessions([]) == 0
+
+
 async def test_crash_left_streaming_becomes_interrupted(backend: StoreFactory) -> None:
     streaming = make_record(1)
     complete = make_record(2)
@@ -287,6 +299,7 @@ CALLS: dict[str, Callable[[Storage], Awaitable[object]]] = {
     "list_messages": lambda s: s.list_messages("s1"),
     "history_bytes": lambda s: s.history_bytes(""),
     "delete_session": lambda s: s.delete_session("s1"),
+    "forget_empty_sessions": lambda s: s.forget_empty_sessions(["s1"]),
 }
 
 

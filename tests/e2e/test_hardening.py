@@ -610,3 +610,32 @@ async def test_a_command_cancelled_while_its_query_runs_is_stored_as_cancelled(
     assert after.reason == "complete"
     statuses = [m["status"] for m in history["messages"]]
     assert statuses == ["cancelled", "complete"]
+
+
+async def test_connecting_in_a_loop_leaves_no_row_per_connection(
+    start_server: StartServer,
+) -> None:
+    """Every connection without a session id makes a session; once gone from memory, one that
+    never got a message leaves the database too. Sessions with history stay."""
+    import sqlite3
+
+    srv = await start_server()
+    async with SheetstreamClient.connect(f"{srv.ws}/ws/chat") as client:
+        assert (await client.ask("keep me")).reason == "complete"
+        kept = client.session_id
+    for _ in range(30):
+        async with SheetstreamClient.connect(f"{srv.ws}/ws/chat"):
+            pass
+    database = srv.settings.data_dir / "sessions.db"
+
+    def sessions() -> list[str]:
+        with sqlite3.connect(database) as con:
+            return [row[0] for row in con.execute("SELECT id FROM sessions")]
+
+    for _ in range(200):
+        if len(sessions()) == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert sessions() == [kept]
+    async with SheetstreamClient.connect(f"{srv.ws}/ws/chat", session_id=kept) as client:
+        assert (await client.ask("still mine?")).reason == "complete"

@@ -272,6 +272,16 @@ class SQLiteStorage:
         )
         return bool(deleted)
 
+    async def forget_empty_sessions(self, session_ids: list[str]) -> int:
+        def forget(c: sqlite3.Connection) -> int:
+            return c.executemany(
+                "DELETE FROM sessions WHERE id = ?1 "
+                "AND NOT EXISTS (SELECT 1 FROM messages WHERE session_id = ?1)",
+                [(session_id,) for session_id in session_ids],
+            ).rowcount
+
+        return await self._run(forget) if session_ids else 0
+
     async def session_owner(self, session_id: str) -> str | None:
         row = await self._run(
             lambda c: c.execute("SELECT owner FROM sessions WHERE id = ?", (session_id,)).fetchone()

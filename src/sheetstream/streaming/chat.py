@@ -107,7 +107,23 @@ class ChatService:
             first_message_s=settings.first_message_timeout_s,
             idle_s=settings.idle_timeout_s,
         )
-        self._sweeper = asyncio.create_task(self.registry.sweep_forever(deadlines))
+        self._sweeper = asyncio.create_task(
+            self.registry.sweep_forever(deadlines, swept=self._forget_empty)
+        )
+
+    async def _forget_empty(self, sessions: list[Session]) -> None:
+        """Sessions gone from memory that never got a message leave storage too: a client
+        connecting in a loop must not grow the database by a row per connection."""
+        try:
+            await self.storage.forget_empty_sessions([s.session_id for s in sessions])
+            # one that came back meanwhile (its connection ran before this) keeps its row
+            for session in sessions:
+                if session.session_id in self.registry.sessions:
+                    await self.storage.ensure_session(
+                        session.session_id, time.time(), session.owner
+                    )
+        except Exception:
+            log.exception("could not forget %d empty sessions", len(sessions))
 
     # --- connections
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sheetstream.protocol import CloseCode
@@ -89,8 +89,8 @@ class Registry:
     def running_streams(self) -> list[Stream]:
         return [s for s in self.streams.values() if not s.finished]
 
-    def expire(self) -> None:
-        """Forget streams past their retention, and sessions left with nothing."""
+    def expire(self) -> list[Session]:
+        """Forget streams past their retention, and sessions left with nothing (returned)."""
         cutoff = self.clock() - self.retention_s
         for stream_id, stream in list(self.streams.items()):
             if stream.ended_at is not None and stream.ended_at < cutoff and not stream.subscribers:
@@ -98,9 +98,12 @@ class Registry:
                 session = self.sessions.get(stream.session_id)
                 if session is not None:
                     session.streams.pop(stream_id, None)
+        swept = []
         for session_id, session in list(self.sessions.items()):
             if not session.connections and not session.streams:
                 del self.sessions[session_id]
+                swept.append(session)
+        return swept
 
     def enforce(self, limits: Deadlines) -> None:
         """Close slow consumers, connections that never spoke, and idle ones."""
@@ -132,8 +135,17 @@ class Registry:
                     f"idle for {limits.idle_s:g} s; reconnect when needed (ping to stay)",
                 )
 
-    async def sweep_forever(self, limits: Deadlines, interval_s: float = 0.5) -> None:
+    async def sweep_forever(
+        self,
+        limits: Deadlines,
+        interval_s: float = 0.5,
+        swept: Callable[[list[Session]], Awaitable[None]] | None = None,
+    ) -> None:
+        """Enforce the deadlines and expire what is done, every `interval_s`; `swept` gets
+        the sessions forgotten in each round."""
         while True:
             await asyncio.sleep(interval_s)
             self.enforce(limits)
-            self.expire()
+            gone = self.expire()
+            if gone and swept is not None:
+                await swept(gone)
