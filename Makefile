@@ -4,10 +4,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test lint typecheck install bench clean
 
+# llama.cpp is compiled for this CPU. Its AMX kernels (Intel Xeon 4th generation and later)
+# crash in llama_decode on the embedded model's first prompt of more than one token, so on
+# x86-64 they are left out; AVX-512 and the rest stay. Override with LLAMA_CMAKE_ARGS=.
+ifeq ($(shell uname -m),x86_64)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_CMAKE_ARGS ?= -DCMAKE_C_FLAGS="$(NO_AMX)" -DCMAKE_CXX_FLAGS="$(NO_AMX)"
+endif
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[dev]'
+	CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' $(PY) -m pip install -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
