@@ -56,7 +56,8 @@ async def upload(http: httpx.AsyncClient, server: ServerProcess) -> str:
 
 async def boundaries(server: ServerProcess, http: httpx.AsyncClient) -> dict[str, float]:
     workbook_id = await upload(http, server)
-    async with SheetstreamClient.connect(f"{server.ws}/ws/chat") as client:
+    # no keepalive: a frozen server would have the client give up before the answer ends
+    async with SheetstreamClient.connect(f"{server.ws}/ws/chat", ping_interval=None) as client:
         started = time.perf_counter()
         asking = asyncio.create_task(
             client.ask(

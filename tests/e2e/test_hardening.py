@@ -550,6 +550,7 @@ async def test_listed_host_names_are_served(start_server: StartServer) -> None:
         "SELECT * FROM no_such_table",
         "SELECT s.* FROM (WITH pg_settings AS (SELECT 1 AS x) SELECT * FROM pg_settings) a, "
         "pg_settings s",
+        "SELECT * FROM (SHOW temp_directory)",
     ],
 )
 async def test_queries_learn_nothing_of_where_the_server_keeps_data(

@@ -361,8 +361,11 @@ def test_a_preview_is_bounded_in_rows_bytes_and_cell_length() -> None:
         # a CTE's name counts for the whole statement, so it may not shadow a catalog view
         "SELECT s.* FROM (WITH pg_settings AS (SELECT 1 AS x) SELECT * FROM pg_settings) a, "
         "pg_settings s",
-        "WITH duckdb_settings AS (SELECT 1 AS x) SELECT * FROM duckdb_settings",
-        "WITH t AS (SELECT 1 AS x), duckdb_databases AS (SELECT 2 AS y) SELECT * FROM t",
+        "WITH sqlite_master AS (SELECT 1 AS x) SELECT * FROM sqlite_master",
+        "WITH t AS (SELECT 1 AS x), pg_database AS (SELECT 2 AS y) SELECT * FROM t",
+        "SELECT * FROM (SHOW temp_directory)",
+        "SELECT (SELECT * FROM (SHOW secret_directory)) || '/x'",
+        "WITH show AS (SELECT 1 AS x) SELECT * FROM (SHOW temp_directory)",
     ],
 )
 def test_catalog_listings_and_settings_are_refused(db_path: Path, sql: str) -> None:
@@ -384,6 +387,14 @@ def test_the_workbook_can_still_describe_itself(db_path: Path) -> None:
         db_path, "WITH settings AS (SELECT 1 AS a) SELECT a FROM settings", QueryLimits()
     )
     assert cte.rows == [[1]]
+    summary = run_query(
+        db_path,
+        "WITH summary AS (SELECT sum(amount) AS s FROM sales) SELECT s FROM summary",
+        QueryLimits(),
+    )
+    assert summary.rows == [[35]]
+    described = run_query(db_path, "SELECT column_name FROM (DESCRIBE sales)", QueryLimits())
+    assert [r[0] for r in described.rows] == ["region", "amount", "sold_on"]
     series = run_query(db_path, "SELECT count(*) FROM range(5), unnest([1, 2])", QueryLimits())
     assert series.rows == [[10]]
 
@@ -424,6 +435,11 @@ def test_no_function_view_or_setting_reveals_where_the_workbook_lives(db_path: P
         if kind in ("scalar", "macro") and arity == 0 and name.isidentifier()
     ]
     queries += [f"SELECT current_setting('{name}')" for name in settings]
+    # DuckDB takes statements in parentheses where a table goes; SHOW reads any setting
+    queries += [f"SELECT * FROM (SHOW {name})" for name in settings]
+    queries += [f"SELECT * FROM (DESCRIBE {name})" for name in views]
+    queries += ["SELECT * FROM (SHOW TABLES)", "SELECT * FROM (SHOW ALL TABLES)"]
+    queries += ["SELECT * FROM (SUMMARIZE (SHOW temp_directory))"]
     ran = 0
     for sql in queries:
         try:

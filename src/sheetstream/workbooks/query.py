@@ -104,6 +104,9 @@ _DENIED_FUNCTIONS = frozenset(
 _TABLE_FUNCTIONS_ALLOWED = frozenset(
     {"range", "generate_series", "unnest", "json_each", "json_tree", "repeat"}
 )
+# Statements DuckDB accepts in parentheses where a table goes, which sqlglot reads as tables of
+# that name: `(SHOW temp_directory)` is a setting's value
+_STATEMENT_NAMES = frozenset({"show", "describe", "summarize"})
 # Catalog views that describe only the workbook's own tables
 _VIEWS_ALLOWED = frozenset(
     {
@@ -272,8 +275,13 @@ def _check_table(node: exp.Table, own: frozenset[str], database: str, ctes: set[
     lowered, schema, catalog = name.lower(), node.db.lower(), node.catalog.lower()
     if (schema, lowered) in _VIEWS_ALLOWED and not catalog:
         return
-    _, views = _system_names()
+    table_only, views = _system_names()
     own_name = lowered in own or (not schema and lowered in ctes)
+    if (lowered in table_only or lowered in _STATEMENT_NAMES) and not own_name:
+        # `(SHOW temp_directory)` reaches sqlglot as a table named SHOW: it reads any setting
+        raise _reject(
+            f"{name!r} is not one of the workbook's tables; SHOW and the like are refused"
+        )
     if catalog and catalog != database:
         raise _reject(f"{catalog!r} is not this workbook; query its tables by name")
     if schema not in ("", "main") or (lowered in views and not own_name):
@@ -329,13 +337,14 @@ def _validate(text: str, own_tables: frozenset[str], database: str) -> str:
 
 def _cte_names(statement: exp.Expr) -> set[str]:
     """The statement's CTE names. They count for every reference in it, whatever the scope, so
-    none may be named like one of DuckDB's catalog views or table functions: a reference
-    outside the CTE's scope would reach the real one."""
-    table_only, views = _system_names()
+    none may be named like one of DuckDB's catalog views or SHOW: a reference outside the
+    CTE's scope would reach the real one. (A table function needs its parentheses, so a CTE
+    may be called `summary`.)"""
+    _, views = _system_names()
     names = set()
     for cte in statement.find_all(exp.CTE):
         name = cte.alias_or_name.lower()
-        if name in views or name in table_only:
+        if name in views or name in _STATEMENT_NAMES:
             raise _reject(f"{name!r} is one of DuckDB's own names; give the WITH query another")
         names.add(name)
     return names
