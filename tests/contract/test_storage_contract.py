@@ -212,6 +212,10 @@ async def test_only_sessions_without_messages_are_forgotten_as_empty(storage: St
     assert await storage.session_owner("empty1") is None
     assert [m.stream_id for m in await storage.list_messages("used")] == ["used-stream-1"]
     assert await storage.forget_empty_sessions([]) == 0
+    await storage.ensure_session("empty3", T0, "bob")
+    assert await storage.forget_empty_sessions(None) == 1  # every session without messages
+    assert await storage.session_owner("empty3") is None
+    assert await storage.session_owner("used") == "alice"
 
 
 async def test_crash_left_streaming_becomes_interrupted(backend: StoreFactory) -> None:

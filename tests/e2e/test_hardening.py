@@ -640,3 +640,39 @@ async def test_connecting_in_a_loop_leaves_no_row_per_connection(
     assert sessions() == [kept]
     async with SheetstreamClient.connect(f"{srv.ws}/ws/chat", session_id=kept) as client:
         assert (await client.ask("still mine?")).reason == "complete"
+
+
+async def test_connections_turned_away_after_their_row_was_made_leave_no_row(
+    start_server: StartServer,
+) -> None:
+    """Handshakes arriving together pass the first capacity check, make their session's row,
+    and are refused at the second: that row goes too."""
+    import sqlite3
+
+    srv = await start_server(max_connections_per_address=1)
+
+    async def attempt() -> SheetstreamClient | None:
+        try:
+            client = await SheetstreamClient.connect(f"{srv.ws}/ws/chat")
+            await client.send({"type": "ping", "ts": 1})
+            while (await client.recv())["type"] != "pong":
+                pass
+            return client
+        except Exception:
+            return None
+
+    attempts = await asyncio.gather(*(attempt() for _ in range(30)))
+    held = [client for client in attempts if client is not None]
+    database = srv.settings.data_dir / "sessions.db"
+
+    def rows() -> int:
+        with sqlite3.connect(database) as con:
+            return int(con.execute("SELECT count(*) FROM sessions").fetchone()[0])
+
+    for _ in range(200):
+        if rows() == len(held):
+            break
+        await asyncio.sleep(0.05)
+    assert len(held) == 1 and rows() == 1
+    for client in held:
+        await client.close()

@@ -86,8 +86,9 @@ class Storage(Protocol):
     async def delete_session(self, session_id: str) -> bool:
         """Forget a session and all its messages; False if there was no such session."""
 
-    async def forget_empty_sessions(self, session_ids: list[str]) -> int:
-        """Forget those of the sessions that have no messages; how many were forgotten."""
+    async def forget_empty_sessions(self, session_ids: list[str] | None) -> int:
+        """Forget those of the sessions (None: of all sessions) that have no messages; how
+        many were forgotten."""
 
     async def session_owner(self, session_id: str) -> str | None:
         """The session's owner ('' for sessions of an open service), or None if none."""

@@ -272,15 +272,20 @@ class SQLiteStorage:
         )
         return bool(deleted)
 
-    async def forget_empty_sessions(self, session_ids: list[str]) -> int:
+    async def forget_empty_sessions(self, session_ids: list[str] | None) -> int:
         def forget(c: sqlite3.Connection) -> int:
+            if session_ids is None:
+                return c.execute(
+                    "DELETE FROM sessions WHERE NOT EXISTS "
+                    "(SELECT 1 FROM messages WHERE session_id = sessions.id)"
+                ).rowcount
             return c.executemany(
                 "DELETE FROM sessions WHERE id = ?1 "
                 "AND NOT EXISTS (SELECT 1 FROM messages WHERE session_id = ?1)",
                 [(session_id,) for session_id in session_ids],
             ).rowcount
 
-        return await self._run(forget) if session_ids else 0
+        return await self._run(forget) if session_ids is None or session_ids else 0
 
     async def session_owner(self, session_id: str) -> str | None:
         row = await self._run(

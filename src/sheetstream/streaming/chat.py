@@ -94,6 +94,7 @@ class ChatService:
             send_timeout_s=settings.send_timeout_s,
         )
         self._sweeper: asyncio.Task[None] | None = None
+        self._forgetting: set[asyncio.Task[None]] = set()
         self.quotas = settings.quotas()
         # bytes of stored history per owner ('' on an open service), read from storage at the
         # owner's first answer and kept up to date by this process's answers
@@ -107,23 +108,38 @@ class ChatService:
             first_message_s=settings.first_message_timeout_s,
             idle_s=settings.idle_timeout_s,
         )
+        # nothing is in memory yet: every session without messages is a leftover
+        await self._forget_empty(None)
         self._sweeper = asyncio.create_task(
-            self.registry.sweep_forever(deadlines, swept=self._forget_empty)
+            self.registry.sweep_forever(
+                deadlines, swept=lambda gone: self._forget_later([s.session_id for s in gone])
+            )
         )
 
-    async def _forget_empty(self, sessions: list[Session]) -> None:
-        """Sessions gone from memory that never got a message leave storage too: a client
-        connecting in a loop must not grow the database by a row per connection."""
+    def _forget_later(self, session_ids: list[str]) -> None:
+        """`_forget_empty` in the background: the sweeper and a refused connection never wait
+        on storage."""
+        task = asyncio.create_task(self._forget_empty(session_ids))
+        self._forgetting.add(task)
+        task.add_done_callback(self._forgetting.discard)
+
+    async def _forget_empty(self, session_ids: list[str] | None) -> None:
+        """Sessions gone from memory that never got a message leave storage too (None: all
+        of them): a client connecting in a loop must not grow the database by a row each."""
         try:
-            await self.storage.forget_empty_sessions([s.session_id for s in sessions])
-            # one that came back meanwhile (its connection ran before this) keeps its row
-            for session in sessions:
-                if session.session_id in self.registry.sessions:
-                    await self.storage.ensure_session(
-                        session.session_id, time.time(), session.owner
-                    )
+            await self.storage.forget_empty_sessions(session_ids)
         except Exception:
-            log.exception("could not forget %d empty sessions", len(sessions))
+            log.exception("could not forget empty sessions")
+            return
+        # one that came back meanwhile (its connection ran before this) gets its row again
+        for session_id in session_ids or ():
+            session = self.registry.sessions.get(session_id)
+            if session is None:
+                continue
+            try:
+                await self.storage.ensure_session(session_id, time.time(), session.owner)
+            except Exception:
+                log.exception("could not restore the row of session %s", session_id)
 
     # --- connections
 
@@ -157,6 +173,8 @@ class ChatService:
         created = await self.storage.ensure_session(session_id, time.time(), owner)
         full = self.over_capacity(address)
         if full is not None:
+            if created and session_id not in self.registry.sessions:
+                self._forget_later([session_id])  # the row just made has no session to hold
             raise Busy(full)
         # looked up after the await: the sweeper may drop an empty session meanwhile
         session = self.registry.session(session_id, owner)
@@ -525,6 +543,8 @@ class ChatService:
         """Stop every answer (stored as interrupted), close every client with 1001."""
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._forgetting:
+            await asyncio.wait(self._forgetting, timeout=self.settings.shutdown_grace_s)
         running = self.registry.running_streams()
         tasks = [s.task for s in running if s.task is not None]
         for task in tasks:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sheetstream.protocol import CloseCode
@@ -139,13 +139,13 @@ class Registry:
         self,
         limits: Deadlines,
         interval_s: float = 0.5,
-        swept: Callable[[list[Session]], Awaitable[None]] | None = None,
+        swept: Callable[[list[Session]], None] | None = None,
     ) -> None:
         """Enforce the deadlines and expire what is done, every `interval_s`; `swept` gets
-        the sessions forgotten in each round."""
+        the sessions forgotten in each round (and must not block)."""
         while True:
             await asyncio.sleep(interval_s)
             self.enforce(limits)
             gone = self.expire()
             if gone and swept is not None:
-                await swept(gone)
+                swept(gone)
