@@ -63,3 +63,16 @@ def test_the_footer_names_every_way_a_result_was_cut() -> None:
     )
     whole = QueryResult(columns=["a"], rows=[[1]], truncated=False, duration_ms=0)
     assert sql_text(whole).splitlines()[-1] == "1 row(s)."
+
+
+def test_a_result_of_thousands_of_columns_shows_the_first_and_says_so() -> None:
+    columns = [f"k{i:04d}" + "x" * 60 for i in range(3000)]
+    result = QueryResult(columns=columns, rows=[list(range(3000))], truncated=False, duration_ms=0)
+    text = sql_text(result)
+    assert len(text.encode()) <= COMMAND_TEXT_BYTES
+    assert text.count("| k") == 20 and "3000 columns, first 20 shown" in text
+
+
+def test_a_missing_sheet_named_at_length_gets_a_bounded_reply() -> None:
+    text = profile_text(wide_workbook(sheets=3000, columns=1), "y" * 100_000)
+    assert len(text.encode()) <= COMMAND_TEXT_BYTES and "no sheet named" in text

@@ -464,3 +464,15 @@ def test_a_folder_with_spaces_in_its_name_is_redacted_whole(tmp_path: Path) -> N
         run_query(folder / "tables.duckdb", "SELECT 1", QueryLimits())
     message = info.value.message
     assert "shared drive" not in message and "(2024)" not in message and "<path>" in message
+
+
+def test_a_preview_shows_the_first_columns_with_their_names_cut() -> None:
+    from sheetstream.workbooks.preview import Bounds, preview
+
+    result = QueryResult(
+        columns=["a" * 10, "b", "c"], rows=[[1, 2, 3]], truncated=False, duration_ms=0
+    )
+    shown = preview(result, Bounds(rows=10, bytes=1000, cell_chars=5, columns=2))
+    assert shown.columns == ["aaaaa…", "b"] and shown.rows == [[1, 2]] and shown.cut
+    whole = preview(result, Bounds(rows=10, bytes=1000, cell_chars=50, columns=3))
+    assert whole.columns == result.columns and whole.rows == [[1, 2, 3]] and not whole.cut

@@ -469,7 +469,8 @@ class ChatService:
                 stream.request_id,
                 "run_sql",
                 query=sql[:SHOWN_SQL_CHARS],
-                columns=result.columns,
+                columns=shown.columns,
+                column_count=len(result.columns),
                 rows=shown.rows,
                 row_count=len(result.rows),
                 truncated=result.truncated or shown.cut,
@@ -606,7 +607,8 @@ class SqlTool:
         shown = preview(result, FOR_MODEL)
         return orjson.dumps(
             {
-                "columns": result.columns,
+                "columns": shown.columns,
+                "column_count": len(result.columns),
                 "rows": shown.rows,
                 "row_count": len(result.rows),
                 "truncated": result.truncated or shown.cut,

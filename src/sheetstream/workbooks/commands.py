@@ -55,8 +55,9 @@ def profile_text(workbook: dict[str, Any], sheet_name: str = "") -> str:
         if not sheet_name or sheet_name.lower() in (s["name"].lower(), s["table"].lower())
     ]
     if not sheets:
-        names = ", ".join(s["name"] for s in workbook["sheets"])
-        return f"There is no sheet named {sheet_name!r}. The sheets are: {names}.\n"
+        names = ", ".join(_cell(s["name"]) for s in workbook["sheets"])
+        reply = f"There is no sheet named {sheet_name[:200]!r}. The sheets are: {names}."
+        return _bounded([reply[: COMMAND_TEXT_BYTES // 4]], "") + "\n"
     parts = []
     for sheet in sheets:
         parts.append(f"### {_cell(sheet['name'])} (`{sheet['table']}`, {sheet['rows']} rows)\n")
@@ -74,15 +75,17 @@ def profile_text(workbook: dict[str, Any], sheet_name: str = "") -> str:
 
 def sql_text(result: QueryResult) -> str:
     """A query result as a Markdown table: the first rows, long text shortened."""
-    columns = result.columns
-    if not columns:
+    if not result.columns:
         return "The query returned no columns.\n"
     shown = preview(result, CHAT_TABLE)
+    columns = shown.columns
     lines = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + " --- |" * len(columns)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in shown.rows]
     footer = f"{len(result.rows)} row(s)"
     if len(shown.rows) < len(result.rows):
         footer += f", first {len(shown.rows)} shown"
+    if len(columns) < len(result.columns):
+        footer += f"; {len(result.columns)} columns, first {len(columns)} shown"
     notes = []
     if result.truncated_by == "rows":
         notes.append("truncated at the row limit")
@@ -92,7 +95,7 @@ def sql_text(result: QueryResult) -> str:
         notes.append("long text shortened")
     if notes:
         footer += f" ({'; '.join(notes)})"
-    return "\n".join(lines) + f"\n\n{footer}.\n"
+    return _bounded([*lines, "", f"{footer}."], "add a LIMIT or select fewer columns") + "\n"
 
 
 def _bounded(lines: list[str], hint: str) -> str:

@@ -17,7 +17,8 @@ from sheetstream.workbooks.query import QueryResult, json_value
 class Bounds:
     rows: int
     bytes: int  # of the rows as JSON
-    cell_chars: int
+    cell_chars: int  # of a text cell, and of a column's name
+    columns: int = 50  # the first ones are shown, the rest left out
 
 
 # sent to every reader of the answer and kept in the history
@@ -25,32 +26,39 @@ TOOL_FRAME = Bounds(rows=20, bytes=32 * 1024, cell_chars=500)
 # what a model that called `run_sql` reads back
 FOR_MODEL = Bounds(rows=50, bytes=16 * 1024, cell_chars=500)
 # the Markdown table of a `/sql` answer
-CHAT_TABLE = Bounds(rows=20, bytes=16 * 1024, cell_chars=200)
+CHAT_TABLE = Bounds(rows=20, bytes=16 * 1024, cell_chars=200, columns=20)
 
 
 @dataclass(frozen=True, slots=True)
 class Preview:
-    rows: list[list[object]]  # JSON-safe values
-    cut: bool  # rows were left out or cells shortened to fit
+    columns: list[str]  # the first `Bounds.columns`, names cut to `cell_chars`
+    rows: list[list[object]]  # JSON-safe values of those columns
+    cut: bool  # rows or columns were left out, or cells or names shortened to fit
 
 
 def preview(result: QueryResult, bounds: Bounds) -> Preview:
-    """The first rows of `result` within `bounds`, text cells cut to its length."""
+    """The first rows and columns of `result` within `bounds`, text cut to its length."""
     max_rows, max_bytes, cell_chars = bounds.rows, bounds.bytes, bounds.cell_chars
+    width = min(len(result.columns), bounds.columns)
+    columns = [_cut(name, cell_chars) for name in result.columns[:width]]
+    cut = width < len(result.columns) or columns != result.columns[:width]
     rows: list[list[object]] = []
-    size = 2
-    cut = False
+    size = 2 + len(orjson.dumps(columns))
     for row in result.rows:
         if len(rows) == max_rows:
-            return Preview(rows, True)
+            return Preview(columns, rows, True)
         values = []
-        for cell in row:
+        for cell in row[:width]:
             value = json_value(cell)
             if isinstance(value, str) and len(value) > cell_chars:
                 value, cut = value[:cell_chars] + "…", True
             values.append(value)
         size += len(orjson.dumps(values)) + 1
         if size > max_bytes:
-            return Preview(rows, True)
+            return Preview(columns, rows, True)
         rows.append(values)
-    return Preview(rows, cut)
+    return Preview(columns, rows, cut)
+
+
+def _cut(name: str, chars: int) -> str:
+    return name if len(name) <= chars else name[:chars] + "…"
