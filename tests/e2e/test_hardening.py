@@ -22,9 +22,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from sheetstream.app import create_app
-from sheetstream.client import SheetstreamClient
+from sheetstream.client import Answer, SheetstreamClient
 from sheetstream.settings import Settings
-from tests.conftest import ServerProcess, StartServer, serve_process, small_workbook
+from tests.conftest import (
+    RunningServer,
+    ServerProcess,
+    StartServer,
+    serve_process,
+    small_workbook,
+)
 
 
 async def health_while(server: ServerProcess, work: asyncio.Task[object]) -> list[float]:
@@ -540,6 +546,18 @@ async def test_listed_host_names_are_served(start_server: StartServer) -> None:
     assert (listed.status_code, other.status_code) == (200, 400)
 
 
+async def query_both_ways(srv: RunningServer, sql: str) -> tuple[httpx.Response, Answer]:
+    """`sql` on a fresh workbook through `POST …/query` and through `/sql` in chat."""
+    async with httpx.AsyncClient(timeout=60) as http:
+        workbook_id = await upload_workbook(http, srv.http)
+        response = await http.post(
+            f"{srv.http}/api/workbooks/{workbook_id}/query", json={"sql": sql}
+        )
+        async with SheetstreamClient.connect(f"{srv.ws}/ws/chat") as client:
+            answer = await client.ask(f"/sql {sql}", workbook_id=workbook_id)
+    return response, answer
+
+
 @pytest.mark.parametrize(
     "sql",
     [
@@ -557,13 +575,7 @@ async def test_queries_learn_nothing_of_where_the_server_keeps_data(
     start_server: StartServer, sql: str
 ) -> None:
     srv = await start_server()
-    async with httpx.AsyncClient(timeout=60) as http:
-        workbook_id = await upload_workbook(http, srv.http)
-        response = await http.post(
-            f"{srv.http}/api/workbooks/{workbook_id}/query", json={"sql": sql}
-        )
-        async with SheetstreamClient.connect(f"{srv.ws}/ws/chat") as client:
-            answer = await client.ask(f"/sql {sql}", workbook_id=workbook_id)
+    response, answer = await query_both_ways(srv, sql)
     assert response.status_code == 400
     data_dir = str(srv.settings.data_dir.resolve())
     assert data_dir not in response.text and "workbooks/wb_" not in response.text
@@ -574,13 +586,7 @@ async def test_numbers_wider_than_64_bits_come_back_as_text(start_server: StartS
     """A HUGEINT once made the JSON encoder fail: a 500, and an answer that never came."""
     srv = await start_server()
     sql = "SELECT 170141183460469231731687303715884105727::HUGEINT AS h, 2::HUGEINT AS small"
-    async with httpx.AsyncClient(timeout=60) as http:
-        workbook_id = await upload_workbook(http, srv.http)
-        response = await http.post(
-            f"{srv.http}/api/workbooks/{workbook_id}/query", json={"sql": sql}
-        )
-        async with SheetstreamClient.connect(f"{srv.ws}/ws/chat") as client:
-            answer = await client.ask(f"/sql {sql}", workbook_id=workbook_id)
+    response, answer = await query_both_ways(srv, sql)
     assert response.status_code == 200
     assert response.json()["rows"] == [["170141183460469231731687303715884105727", 2]]
     assert answer.reason == "complete" and "170141183460469231731687303715884105727" in answer.text
