@@ -37,6 +37,7 @@ _STATUS = {
     "rate_limited": 429,
     "overloaded": 503,
     "quota_exceeded": 403,
+    "unavailable": 503,
 }
 
 

@@ -15,7 +15,8 @@
     ├── LLMError
     │   ├── LLMUnavailable (code "llm_unavailable")
     │   └── LLMTimeout (code "llm_timeout")
-    └── StorageError (code "internal")
+    └── Unavailable (code "unavailable": Redis or PostgreSQL not answering)
+        └── StorageError
 
 Foreign libraries' errors are mapped to these in the module that calls the library; routes map
 these to frames and HTTP statuses in one place.
@@ -103,5 +104,11 @@ class LLMTimeout(LLMError):
     code = "llm_timeout"
 
 
-class StorageError(SheetstreamError):
-    code = "internal"
+class Unavailable(SheetstreamError):
+    """A dependency the fleet shares (Redis, PostgreSQL) is not answering; try again soon."""
+
+    code = "unavailable"
+
+
+class StorageError(Unavailable):
+    """The history store failed or is unreachable."""

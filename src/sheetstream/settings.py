@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -14,6 +17,11 @@ from sheetstream.quotas import Quotas
 
 ModelName = Literal["llamacpp", "openai", "synthetic"]
 MIN_PARSER_MB = 768  # a parser process needs this much address space for a small workbook
+
+
+def default_node_id() -> str:
+    """`host-pid-xxxx`: unique across restarts and across the processes of one machine."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 class Settings(BaseSettings):
@@ -29,8 +37,27 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(
         "",
-        description="Where sessions and history live: `sqlite:///path.db` "
-        "(default: `sessions.db` under DATA_DIR).",
+        description="Where sessions and history live: `sqlite:///path.db` (default: "
+        "`sessions.db` under DATA_DIR) or `postgresql://user@host:port/db` for a fleet.",
+    )
+    database_pool_size: int = Field(
+        10, description="PostgreSQL: connections each process keeps in its pool."
+    )
+    broker_url: str = Field(
+        "memory://",
+        description="What the processes of one service share: `memory://` (one process) or "
+        "`redis://host:port/db` (a fleet: streams, claims and broadcasts through Redis).",
+    )
+    node_id: str = Field(
+        "",
+        description="This process's name in logs, admin views and metrics; empty: the host "
+        "name, the process id and a random suffix.",
+    )
+    node_lease_s: float = Field(
+        5.0,
+        description="Seconds a node's liveness lease lasts without renewal (it is renewed "
+        "every third of that); a node silent this long is dead, and another node ends its "
+        "answers as `interrupted`.",
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
 
@@ -347,6 +374,9 @@ class Settings(BaseSettings):
             listed = {listed_host(name) for name in self.allowed_hosts}
             return frozenset(listed | LOOPBACK)
         return default_hosts(self.host)
+
+    def resolved_node_id(self) -> str:
+        return self.node_id or default_node_id()
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'sessions.db'}"
