@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from sheetstream import __version__
 from sheetstream.access import TokenBook
+from sheetstream.broker import create_broker
 from sheetstream.errors import LLMError, Overloaded, SheetstreamError
 from sheetstream.llm import create_model
 from sheetstream.looplag import LoopLag
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        broker = create_broker(settings.broker_url)
         storage = create_storage(settings.resolved_database_url())
         await storage.connect()
         model = create_model(settings)
@@ -59,7 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.workbooks = WorkbookService(settings)
         await app.state.workbooks.start()
         service = ChatService(
-            settings, model, storage, app.state.workbooks, tokens=app.state.tokens
+            settings,
+            model,
+            storage,
+            app.state.workbooks,
+            tokens=app.state.tokens,
+            broker=broker,
+            node_id=app.state.node_id,
         )
         await service.start()
         app.state.chat = service
@@ -78,9 +86,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.workbooks.close()
             await model.aclose()
             await storage.disconnect()
+            await broker.close()
 
     app = FastAPI(title="sheetstream", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    app.state.node_id = settings.resolved_node_id()
     app.state.tokens = TokenBook.from_entries(settings.token_entries())
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -30,6 +30,7 @@ class EndReason(StrEnum):
     CANCELLED = "cancelled"
     LENGTH = "length"
     ERROR = "error"
+    INTERRUPTED = "interrupted"  # the server generating it stopped (shutdown, or died)
 
 
 def close_reason(text: str) -> str:

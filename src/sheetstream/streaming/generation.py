@@ -57,7 +57,7 @@ async def generate(
     Cancellation by `cancel` ends it as `cancelled`, keeping its text, whenever it comes.
 
     A cancellation that was not asked for through the stream (server shutdown) ends it as
-    `interrupted` in the history and propagates.
+    `interrupted`, for its readers and in the history, and propagates.
     """
     reason = EndReason.COMPLETE
     error: SheetstreamError | None = None
@@ -96,7 +96,7 @@ async def generate(
             reason = EndReason.CANCELLED
         else:
             shutting_down = True
-            reason = EndReason.CANCELLED
+            reason = EndReason.INTERRUPTED
             raise
     except LLMError as exc:
         reason, error = EndReason.ERROR, exc

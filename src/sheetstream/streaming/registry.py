@@ -79,12 +79,19 @@ class Registry:
         return True
 
     def running_for(self, owner: str) -> int:
-        """Answers being generated in the sessions of `owner`."""
+        """Answers being generated in the sessions of `owner` (mirrors included)."""
         return sum(1 for s in self.sessions.values() if s.owner == owner and s.active is not None)
 
     def add_stream(self, session: Session, stream: Stream) -> None:
         session.streams[stream.stream_id] = stream
         self.streams[stream.stream_id] = stream
+
+    def drop_stream(self, stream: Stream) -> None:
+        """Forget a stream that never started (refused by the fleet)."""
+        self.streams.pop(stream.stream_id, None)
+        session = self.sessions.get(stream.session_id)
+        if session is not None:
+            session.streams.pop(stream.stream_id, None)
 
     def running_streams(self) -> list[Stream]:
         return [s for s in self.streams.values() if not s.finished]

@@ -59,6 +59,11 @@ class Stream:
         self._timer: asyncio.TimerHandle | None = None
         self._saturated = False
         self.ttft_recorded = False
+        # in a fleet: told of each new chunk, preface and end, to write them to the log
+        self.on_change: Callable[[Stream], None] | None = None
+        self.owner: str | None = None
+        self.remote_node: str | None = None  # a mirror of an answer another node generates
+        self.begun = False  # its `start` frame went out (after the fleet admitted it)
 
     @property
     def last_seq(self) -> int:
@@ -137,6 +142,29 @@ class Stream:
         )
         for conn in self.subscribers:
             conn.wake()
+        if self.on_change is not None:
+            self.on_change(self)
+
+    # --- a mirror: the chunks come from the log, as another node cut them
+
+    def mirror_chunk(self, frame: str, text: str, tokens: int, oldest: float) -> None:
+        self.frames.append(frame)
+        self.oldest.append(oldest)
+        self.chunk_tokens.append(tokens)
+        self.text_parts.append(text)
+        self.tokens += tokens
+        for conn in self.subscribers:
+            conn.wake()
+
+    def mirror_end(self, end_frame: str, error_frame: str | None, reason: EndReason) -> None:
+        if self.finished:
+            return
+        self.reason = reason
+        self.ended_at = self.clock()
+        self.error_frame = error_frame
+        self.end_frame = end_frame
+        for conn in self.subscribers:
+            conn.wake()
 
     def subscribe(self, conn: Connection) -> None:
         self.subscribers[conn] = None
@@ -150,6 +178,8 @@ class Stream:
         self.preface.append(frame)
         for conn in self.subscribers:
             conn.wake()
+        if self.on_change is not None:
+            self.on_change(self)
 
     def _append(self, piece: Piece) -> None:
         seq = len(self.frames) + 1
@@ -159,6 +189,8 @@ class Stream:
         self.text_parts.append(piece.text)
         for conn in self.subscribers:
             conn.wake()
+        if self.on_change is not None:
+            self.on_change(self)
 
     def _on_timer(self) -> None:
         self._timer = None

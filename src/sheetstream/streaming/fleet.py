@@ -1,0 +1,331 @@
+"""This node's part in a fleet: its lease, the claims of its answers, the hub's messages, and
+ending the answers of nodes that died.
+
+With the default `memory://` broker the fleet is this one process: the claims still decide
+`busy` and the per-owner caps, but nothing is written to a log nobody else reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from sheetstream import protocol
+from sheetstream.broker.base import CHUNK, END, START, Broker, LogEntry
+from sheetstream.errors import Busy, SheetstreamError, Unavailable
+from sheetstream.protocol import EndReason
+from sheetstream.storage.base import MessageRecord
+from sheetstream.streaming.follower import Follower
+from sheetstream.streaming.relay import Relay
+from sheetstream.streaming.stream import Stream
+
+if TYPE_CHECKING:
+    from sheetstream.streaming.chat import ChatService
+
+log = logging.getLogger(__name__)
+
+NODES = "nodes"  # group: the live nodes, each under its lease
+RUNNING = "running"  # group: answers being generated → their node; outlives a dead node
+RUNNING_TTL_S = 24 * 3600.0
+REAP_CLAIM_S = 30.0
+FLEET = "fleet"  # channel every node hears
+
+
+def session_key(session_id: str) -> str:
+    return "session:" + session_id
+
+
+def owner_group(owner: str) -> str:
+    return "owner:" + owner
+
+
+def node_channel(node_id: str) -> str:
+    return "node:" + node_id
+
+
+def session_channel(session_id: str) -> str:
+    return "session:" + session_id
+
+
+class Fleet:
+    def __init__(self, service: ChatService, broker: Broker, node_id: str) -> None:
+        self.service = service
+        self.broker = broker
+        self.node_id = node_id
+        self.lease_s = service.settings.node_lease_s
+        self.shared = broker.shared
+        self.relay = Relay(
+            broker.log, service.settings.stream_retention_s, service.clock, self._logged_end
+        )
+        self.follower = Follower(broker.log, node_id, service.clock, service.adopt_mirror)
+        self.started_at = time.time()
+        self.reaped = 0
+        self.lease_ok = True  # the last renewal reached the broker
+        self._claimed: dict[str, tuple[str, str]] = {}  # our stream → its session claim, holder
+        self._slots: dict[str, list[str]] = {}  # owner group → our streams in it
+        self._watched: set[str] = set()  # sessions whose channel this node hears
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._beat: asyncio.Task[None] | None = None
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
+
+    # --- lifecycle
+
+    async def start(self) -> None:
+        await self.broker.claims.join(NODES, self.node_id, self.lease_s, value=self._describe())
+        await self.broker.hub.subscribe(node_channel(self.node_id), self._on_message)
+        await self.broker.hub.subscribe(FLEET, self._on_message)
+        if self.shared:
+            self.relay.start()
+            self.follower.start()
+            await self._reap_dead()
+        self._beat = asyncio.create_task(self._heartbeat(), name="heartbeat")
+
+    async def stop(self, grace_s: float) -> None:
+        """After the answers ended: write their ends, leave the fleet."""
+        if self._beat is not None:
+            self._beat.cancel()
+        if self.shared and not await self.relay.flush(grace_s):
+            log.warning("shutting down with %d answers not written to the log", self.relay.backlog)
+        await self.relay.aclose()
+        await self.follower.aclose()
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(SheetstreamError):
+            await self.broker.claims.leave(NODES, self.node_id)
+
+    def _describe(self) -> str:
+        return orjson.dumps({"started_at": self.started_at}).decode()
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
+        """Background work that must not be lost to the garbage collector."""
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("fleet task %s failed", task.get_name(), exc_info=task.exception())
+
+    # --- answers
+
+    async def admit(self, stream: Stream, owner: str | None, cap: int) -> None:
+        """Claim the session and a place in the owner's cap for `stream`, fleet-wide.
+
+        Raises `Busy` when another node is answering in the session or the owner's answers
+        fill the cap, `Unavailable` when the broker does not answer."""
+        key = session_key(stream.session_id)
+        holder = orjson.dumps(
+            {"node": self.node_id, "stream_id": stream.stream_id, "request_id": stream.request_id}
+        ).decode()
+        claims = self.broker.claims
+        current = await claims.claim(key, holder, self.lease_s)
+        if current is not None and orjson.loads(current)["node"] == self.node_id:
+            # ours, from an answer that has ended here but not yet let go (it is storing)
+            await claims.release(key, current)
+            current = await claims.claim(key, holder, self.lease_s)
+        if current is not None:
+            raise Busy(
+                "This session is still answering (on another server); wait for its `end` or "
+                "send `cancel` first.",
+                request_id=stream.request_id,
+            )
+        if owner is not None and cap:
+            if not await claims.join(owner_group(owner), stream.stream_id, self.lease_s, cap):
+                await claims.release(key, holder)
+                raise Busy(
+                    f"{cap} answers are already being written for this token; wait for one to "
+                    "end, or cancel one.",
+                    request_id=stream.request_id,
+                )
+            self._slots.setdefault(owner_group(owner), []).append(stream.stream_id)
+        self._claimed[stream.stream_id] = (key, holder)
+
+    async def publish_start(self, stream: Stream, record: MessageRecord) -> None:
+        """Log the answer from its first frame and tell the session's other nodes."""
+        if not self.shared:
+            return
+        description = {
+            "node": self.node_id,
+            "session_id": stream.session_id,
+            "request_id": stream.request_id,
+            "mode": stream.mode.value,
+            "owner": stream.owner,
+            "question": record.question,
+            "workbook_id": record.workbook_id,
+            "created_at": record.created_at,
+        }
+        await self.broker.claims.join(
+            RUNNING, stream.stream_id, RUNNING_TTL_S, value=orjson.dumps(description).decode()
+        )
+        self.relay.track(stream, description)
+        message = {"op": "start", "stream_id": stream.stream_id, "description": description}
+        with contextlib.suppress(Unavailable):
+            await self.broker.hub.publish(
+                session_channel(stream.session_id), orjson.dumps(message).decode()
+            )
+
+    async def release(self, stream: Stream) -> None:
+        """The answer ended: free the session and the owner's place (its log entry goes
+        once its end is written)."""
+        claimed = self._claimed.pop(stream.stream_id, None)
+        claims = self.broker.claims
+        try:
+            if claimed is not None:
+                await claims.release(*claimed)
+            if stream.owner is not None:
+                group = owner_group(stream.owner)
+                mine = self._slots.get(group, [])
+                if stream.stream_id in mine:
+                    mine.remove(stream.stream_id)
+                    if not mine:
+                        del self._slots[group]
+                await claims.leave(group, stream.stream_id)
+        except Unavailable as exc:  # the leases lapse on their own
+            log.warning("could not release the claims of %s: %s", stream.stream_id, exc.message)
+
+    def _logged_end(self, stream: Stream, first: bool) -> None:
+        if not first:
+            log.warning("stream %s was ended by another node first", stream.stream_id)
+        self.spawn(self._leave_running(stream.stream_id), "leave-running")
+
+    async def _leave_running(self, stream_id: str) -> None:
+        with contextlib.suppress(Unavailable):
+            await self.broker.claims.leave(RUNNING, stream_id)
+
+    # --- the session's channel
+
+    async def watch(self, session_id: str) -> None:
+        if not self.shared or session_id in self._watched:
+            return
+        self._watched.add(session_id)
+        try:
+            await self.broker.hub.subscribe(session_channel(session_id), self._on_message)
+        except Unavailable:
+            self._watched.discard(session_id)
+            raise
+
+    def unwatch(self, session_ids: list[str]) -> None:
+        for session_id in session_ids:
+            if session_id in self._watched:
+                self._watched.discard(session_id)
+                self.spawn(self._unsubscribe(session_channel(session_id)), "unwatch")
+
+    async def _unsubscribe(self, channel: str) -> None:
+        with contextlib.suppress(Unavailable):
+            await self.broker.hub.unsubscribe(channel)
+
+    async def active_elsewhere(self, session_id: str) -> dict[str, Any] | None:
+        """The answer another node is generating in the session, if any."""
+        if not self.shared:
+            return None
+        holder = await self.broker.claims.holder(session_key(session_id))
+        if holder is None:
+            return None
+        found: dict[str, Any] = orjson.loads(holder)
+        return found if found["node"] != self.node_id else None
+
+    async def tell(self, node_id: str, message: dict[str, Any]) -> int:
+        return await self.broker.hub.publish(node_channel(node_id), orjson.dumps(message).decode())
+
+    async def tell_session(self, session_id: str, message: dict[str, Any]) -> int:
+        if not self.shared:
+            return 0
+        channel = session_channel(session_id)
+        return await self.broker.hub.publish(channel, orjson.dumps(message).decode())
+
+    def _on_message(self, text: str) -> None:
+        message = orjson.loads(text)
+        handler = self.handlers.get(message.get("op", ""))
+        if handler is not None:
+            handler(message)
+
+    # --- leases and the dead
+
+    async def _heartbeat(self) -> None:
+        claims = self.broker.claims
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                held = dict(self._claimed.values())
+                await claims.renew(held, dict(self._slots), self.lease_s)
+                # renews this node's lease, or takes it again if it lapsed (the broker was
+                # away, or restarted empty)
+                await claims.join(NODES, self.node_id, self.lease_s, value=self._describe())
+                self.lease_ok = True
+                if self.shared:
+                    await self._reap_dead()
+            except Unavailable as exc:
+                if self.lease_ok:
+                    log.warning("could not renew this node's lease: %s", exc.message)
+                self.lease_ok = False
+            except Exception:
+                log.exception("the heartbeat failed")
+
+    async def _reap_dead(self) -> None:
+        claims = self.broker.claims
+        running = await claims.members(RUNNING)
+        if not running:
+            return
+        alive = await claims.members(NODES)
+        for stream_id, value in running.items():
+            description = orjson.loads(value) if value else {}
+            node = description.get("node")
+            if node == self.node_id or node in alive:
+                continue
+            if await claims.claim("reap:" + stream_id, self.node_id, REAP_CLAIM_S) is not None:
+                continue  # another node is ending it
+            await self._reap(stream_id, description)
+            await claims.leave(RUNNING, stream_id)
+
+    async def _reap(self, stream_id: str, description: dict[str, Any]) -> None:
+        """End a dead node's answer for every reader: `end` reason `interrupted` after the
+        chunks it logged, and the stored message interrupted with that text."""
+        entries = [entry for _, entry in await self.broker.log.read(stream_id)]
+        if any(e.kind == END for e in entries):
+            return  # it ended; only leaving the running group was left undone
+        for entry in entries:
+            if entry.kind == START and entry.data:
+                description = orjson.loads(entry.data)
+        chunks = [orjson.loads(e.frame) for e in entries if e.kind == CHUNK]
+        tokens = sum(c["tokens"] for c in chunks)
+        request_id = description.get("request_id")
+        end = protocol.end_frame(stream_id, len(chunks), EndReason.INTERRUPTED, tokens, request_id)
+        retention = self.service.settings.stream_retention_s
+        ends = await self.broker.log.append({stream_id: [LogEntry(END, end)]}, retention, retention)
+        if not ends.get(stream_id):
+            return
+        self.reaped += 1
+        log.warning(
+            "node %s died while answering %s: ended as interrupted after %d chunks",
+            description.get("node"),
+            stream_id,
+            len(chunks),
+        )
+        if "session_id" not in description:
+            return
+        record = MessageRecord(
+            stream_id=stream_id,
+            session_id=description["session_id"],
+            request_id=request_id,
+            question=description.get("question", ""),
+            mode=description.get("mode", "token_by_token"),
+            created_at=description.get("created_at", time.time()),
+            answer="".join(c["text"] for c in chunks),
+            status=EndReason.INTERRUPTED.value,
+            partial=True,
+            answer_tokens=tokens,
+            chunks=len(chunks),
+            workbook_id=description.get("workbook_id"),
+            tools=[orjson.loads(e.frame) for e in entries if e.kind == "preface"] or None,
+        )
+        try:
+            await self.service.storage.finish_message(record)
+        except SheetstreamError as exc:
+            log.error("could not store the interrupted answer %s: %s", stream_id, exc.message)

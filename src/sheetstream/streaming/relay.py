@@ -1,0 +1,159 @@
+"""Writes the answers this node generates to the shared stream log, for readers elsewhere.
+
+Each chunk is appended once, as its stream cut it: the batcher's demand comes from this
+node's readers, and with none of them here it cuts at `max_tokens` or at the `max_delay_ms`
+deadline, so a reader on another node waits at most that long plus the log's round trip.
+One writer task sends everything that changed since its last write in one pipeline, so under
+load several chunks of many streams travel in one round trip. What is not written yet is
+what the stream itself holds (its frames past the relay's counts): nothing is copied, and
+while Redis is away the backlog is bounded by the answers' own length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import orjson
+
+from sheetstream.broker.base import CHUNK, END, PREFACE, START, LogEntry, StreamLog
+from sheetstream.errors import Unavailable
+from sheetstream.streaming.stream import Stream
+
+log = logging.getLogger(__name__)
+
+RETRY_S = 0.5  # pause after a failed write before the next try
+
+
+@dataclass(slots=True)
+class _Written:
+    start: str  # the start entry's data, until written
+    preface: int = 0
+    chunks: int = 0
+    ended: bool = False
+
+
+class Relay:
+    def __init__(
+        self,
+        stream_log: StreamLog,
+        retention_s: float,
+        clock: Callable[[], float],
+        ended: Callable[[Stream, bool], None],
+    ) -> None:
+        self._log = stream_log
+        self._retention_s = retention_s
+        self._clock = clock
+        self._ended = ended  # (stream, whether its end was the first) once the end is written
+        self._written: dict[Stream, _Written] = {}
+        self._dirty: dict[Stream, None] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set while nothing waits to be written
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self.appends = 0  # log writes (round trips), for the benchmark's operations per token
+        self.entries = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="relay")
+
+    def track(self, stream: Stream, description: Mapping[str, object]) -> None:
+        """Write `stream` to the log from now on, starting with its description."""
+        self._written[stream] = _Written(orjson.dumps(description).decode())
+        stream.on_change = self.changed
+        self.changed(stream)
+
+    def changed(self, stream: Stream) -> None:
+        self._dirty[stream] = None
+        self._idle.clear()
+        self._wake.set()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._dirty)
+
+    async def flush(self, timeout_s: float) -> bool:
+        """Wait until everything is written (shutdown); False at the timeout."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+        return self._idle.is_set()
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch = self._collect()
+            if not batch:
+                if not self._dirty:
+                    self._idle.set()
+                continue
+            try:
+                ends = await self._log.append(
+                    {s.stream_id: entries for s, (entries, _) in batch.items()},
+                    self._ttl(),
+                    self._retention_s,
+                )
+            except Unavailable as exc:
+                log.warning("could not write to the stream log: %s", exc.message)
+                for stream in batch:
+                    self._dirty[stream] = None
+                await asyncio.sleep(RETRY_S)
+                self._wake.set()
+                continue
+            except Exception:
+                log.exception("writing to the stream log failed")
+                for stream in batch:
+                    self._dirty[stream] = None
+                await asyncio.sleep(RETRY_S)
+                self._wake.set()
+                continue
+            self.appends += 1
+            for stream, (entries, marks) in batch.items():
+                self.entries += len(entries)
+                written = self._written[stream]
+                written.start, written.preface, written.chunks, written.ended = marks
+                if written.ended:
+                    del self._written[stream]
+                    stream.on_change = None
+                    self._ended(stream, ends.get(stream.stream_id, False))
+            if not self._dirty:
+                self._idle.set()
+
+    def _ttl(self) -> float:
+        # while an answer is generated its log must outlive a dead node's lease by far; from
+        # its end it stays for the retention, like the stream in memory
+        return max(self._retention_s, 600.0)
+
+    def _collect(self) -> dict[Stream, tuple[list[LogEntry], tuple[str, int, int, bool]]]:
+        batch = {}
+        dirty, self._dirty = self._dirty, {}
+        wall_offset = time.time() - self._clock()
+        for stream in dirty:
+            written = self._written.get(stream)
+            if written is None:
+                continue
+            entries: list[LogEntry] = []
+            if written.start:
+                entries.append(LogEntry(START, stream.start_frame, written.start))
+            for frame in stream.preface[written.preface :]:
+                entries.append(LogEntry(PREFACE, frame))
+            for seq in range(written.chunks, stream.last_seq):
+                oldest = stream.oldest[seq] + wall_offset
+                entries.append(LogEntry(CHUNK, stream.frames[seq], f"{oldest:.6f}"))
+            ended = stream.end_frame is not None
+            if ended:
+                entries.append(LogEntry(END, stream.end_frame or "", stream.error_frame or ""))
+            if entries:
+                marks = ("", len(stream.preface), stream.last_seq, ended)
+                batch[stream] = (entries, marks)
+        return batch

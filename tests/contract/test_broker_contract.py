@@ -1,0 +1,247 @@
+"""What every broker backend must do: the hub, the stream log and the claims, written
+against the interfaces only and run on memory and on the machine's Redis.
+
+"Two nodes" are two brokers on one shared space: two memory brokers on one `MemorySpace`,
+or two Redis clients on one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from sheetstream.broker.base import CHUNK, END, PREFACE, START, Broker, LogEntry
+from sheetstream.broker.memory import MemorySpace, memory_broker
+from tests.redisdb import fresh_redis_url, redis_reachable, release
+
+
+@dataclass
+class Nodes:
+    make: Callable[[], Broker]
+    made: list[Broker]
+
+    def node(self) -> Broker:
+        broker = self.make()
+        self.made.append(broker)
+        return broker
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> AsyncIterator[str]:
+    if not redis_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("Redis is not reachable at 127.0.0.1:6379; .ci/run starts it")
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    url = fresh_redis_url()
+    yield url  # type: ignore[misc]
+    release(url)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def nodes(request: pytest.FixtureRequest) -> AsyncIterator[Nodes]:
+    if request.param == "memory":
+        space = MemorySpace()
+        made = Nodes(lambda: memory_broker(space), [])
+    else:
+        from sheetstream.broker.redis import redis_broker
+
+        url = request.getfixturevalue("redis_url")
+        release(url)  # each test starts from an empty database
+        made = Nodes(lambda: redis_broker(url), [])
+    yield made
+    for broker in made.made:
+        await broker.close()
+
+
+async def eventually(check: Callable[[], bool], within_s: float = 2.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+# --- hub
+
+
+async def test_publish_reaches_every_node_subscribed(nodes: Nodes) -> None:
+    a, b, c = nodes.node(), nodes.node(), nodes.node()
+    got_a: list[str] = []
+    got_b: list[str] = []
+    await a.hub.subscribe("fleet", got_a.append)
+    await b.hub.subscribe("fleet", got_b.append)
+    assert await c.hub.publish("fleet", '{"n": 1}') == 2
+    await eventually(lambda: got_a == ['{"n": 1}'] and got_b == ['{"n": 1}'])
+    assert await c.hub.publish("elsewhere", "x") == 0
+
+
+async def test_unsubscribed_node_gets_nothing_more(nodes: Nodes) -> None:
+    a, b = nodes.node(), nodes.node()
+    got: list[str] = []
+    await a.hub.subscribe("s", got.append)
+    assert await b.hub.publish("s", "one") == 1
+    await eventually(lambda: got == ["one"])
+    await a.hub.unsubscribe("s")
+    assert await b.hub.publish("s", "two") == 0
+    await asyncio.sleep(0.05)
+    assert got == ["one"]
+
+
+async def test_failing_handler_does_not_stop_delivery(nodes: Nodes) -> None:
+    a, b = nodes.node(), nodes.node()
+    got: list[str] = []
+
+    def flaky(message: str) -> None:
+        if message == "bad":
+            raise ValueError(message)
+        got.append(message)
+
+    await a.hub.subscribe("s", flaky)
+    if a.shared:  # a memory publisher runs the handler itself: its failure is the caller's
+        await b.hub.publish("s", "bad")
+    await b.hub.publish("s", "good")
+    await eventually(lambda: got == ["good"])
+
+
+# --- stream log
+
+
+def chunk(n: int) -> LogEntry:
+    return LogEntry(CHUNK, f'{{"type":"chunk","seq":{n}}}', f"{n}.5")
+
+
+async def test_log_keeps_entries_in_order_and_reads_after_a_cursor(nodes: Nodes) -> None:
+    a, b = nodes.node(), nodes.node()
+    start = LogEntry(START, "", '{"session_id":"s1"}')
+    await a.log.append({"st1": [start, LogEntry(PREFACE, "tool", "1.0"), chunk(1)]}, 60)
+    await a.log.append({"st1": [chunk(2), chunk(3)], "st2": [chunk(1)]}, 60)
+    entries = await b.log.read("st1")
+    assert [e for _, e in entries] == [start, LogEntry(PREFACE, "tool", "1.0")] + [
+        chunk(n) for n in (1, 2, 3)
+    ]
+    cursors = [c for c, _ in entries]
+    assert len(set(cursors)) == 5
+    assert [e for _, e in await b.log.read("st1", cursors[2])] == [chunk(2), chunk(3)]
+    assert await b.log.read("st1", cursors[-1]) == []
+    assert [e for _, e in await b.log.read("st2")] == [chunk(1)]
+    assert await b.log.read("unknown") == []
+
+
+async def test_log_takes_one_end_and_nothing_after_it(nodes: Nodes) -> None:
+    a, b = nodes.node(), nodes.node()
+    first = LogEntry(END, '{"reason":"complete"}')
+    second = LogEntry(END, '{"reason":"interrupted"}')
+    assert await a.log.append({"st": [chunk(1)]}, 60) == {}
+    ends = await asyncio.gather(
+        a.log.append({"st": [chunk(2), first]}, 60), b.log.append({"st": [second]}, 60)
+    )
+    assert sorted(e["st"] for e in ends) == [False, True]  # exactly one end won
+    assert await a.log.append({"st": [chunk(3)]}, 60) == {}
+    kinds = [e.kind for _, e in await b.log.read("st")]
+    assert kinds.count(END) == 1 and kinds[-1] == END
+    assert kinds.count(CHUNK) in (1, 2)  # chunk 2 travels with its end, or not at all
+
+
+async def test_log_expires_after_its_ttl(nodes: Nodes) -> None:
+    a = nodes.node()
+    await a.log.append({"short": [chunk(1)], "long": [chunk(1)]}, 0.2)
+    await a.log.append({"long": [chunk(2)]}, 60)  # each write sets the stream's expiry anew
+    await asyncio.sleep(0.35)
+    assert await a.log.read("short") == []
+    assert len(await a.log.read("long")) == 2
+
+
+async def test_follow_waits_for_entries_and_returns_them(nodes: Nodes) -> None:
+    a, b = nodes.node(), nodes.node()
+    await a.log.append({"st": [chunk(1)]}, 60)
+    ((cursor, _),) = await b.log.read("st")
+    assert await b.log.follow("node-b", {"st": cursor}, 0.05) == {}  # nothing new: timeout
+    follow = asyncio.create_task(b.log.follow("node-b", {"st": cursor, "other": "0"}, 5))
+    await asyncio.sleep(0.05)
+    assert not follow.done()
+    await a.log.append({"st": [chunk(2), chunk(3)]}, 60)
+    found = await asyncio.wait_for(follow, 2)
+    assert list(found) == ["st"]
+    assert [e for _, e in found["st"]] == [chunk(2), chunk(3)]
+
+
+async def test_nudge_wakes_a_follower_early(nodes: Nodes) -> None:
+    a, b = nodes.node(), nodes.node()
+    await b.log.follow("node-b", {}, 0.01)  # a follower that has followed before
+    follow = asyncio.create_task(b.log.follow("node-b", {"quiet": "0"}, 10))
+    await asyncio.sleep(0.05)
+    await a.log.nudge("node-b")
+    assert await asyncio.wait_for(follow, 2) == {}
+
+
+# --- claims
+
+
+async def test_claim_is_exclusive_until_released(nodes: Nodes) -> None:
+    a, b = nodes.node(), nodes.node()
+    assert await a.claims.claim("session:1", "node-a", 10) is None
+    assert await b.claims.claim("session:1", "node-b", 10) == "node-a"
+    assert await a.claims.claim("session:1", "node-a", 10) is None  # the holder renews
+    assert await b.claims.holder("session:1") == "node-a"
+    assert not await b.claims.release("session:1", "node-b")
+    assert await a.claims.release("session:1", "node-a")
+    assert await b.claims.holder("session:1") is None
+    assert await b.claims.claim("session:1", "node-b", 10) is None
+
+
+async def test_concurrent_claims_have_one_winner(nodes: Nodes) -> None:
+    brokers = [nodes.node() for _ in range(5)]
+    results = await asyncio.gather(
+        *(b.claims.claim("reap:st", f"node-{i}", 10) for i, b in enumerate(brokers))
+    )
+    assert results.count(None) == 1
+
+
+async def test_claim_lapses_unless_renewed(nodes: Nodes) -> None:
+    a, b = nodes.node(), nodes.node()
+    await a.claims.claim("kept", "node-a", 0.3)
+    await a.claims.claim("lapsed", "node-a", 0.3)
+    await b.claims.claim("theirs", "node-b", 0.3)
+    await asyncio.sleep(0.15)
+    await a.claims.renew({"kept": "node-a", "theirs": "node-a"}, {}, 0.6)
+    await asyncio.sleep(0.3)
+    assert await b.claims.holder("kept") == "node-a"
+    assert await b.claims.holder("lapsed") is None
+    assert await b.claims.holder("theirs") is None  # renewing another's claim does nothing
+    assert await b.claims.claim("lapsed", "node-b", 1) is None
+
+
+async def test_group_holds_at_most_its_limit(nodes: Nodes) -> None:
+    a, b = nodes.node(), nodes.node()
+    assert await a.claims.join("owner:ann", "st1", 10, limit=2)
+    assert await b.claims.join("owner:ann", "st2", 10, limit=2, value="on b")
+    assert not await a.claims.join("owner:ann", "st3", 10, limit=2)
+    assert await a.claims.join("owner:ann", "st1", 10, limit=2)  # a member renews at the limit
+    assert await a.claims.members("owner:ann") == {"st1": "", "st2": "on b"}
+    await b.claims.leave("owner:ann", "st2")
+    assert await a.claims.join("owner:ann", "st3", 10, limit=2)
+    assert set(await b.claims.members("owner:ann")) == {"st1", "st3"}
+    assert await a.claims.members("nobody") == {}
+
+
+async def test_concurrent_joins_never_exceed_the_limit(nodes: Nodes) -> None:
+    brokers = [nodes.node() for _ in range(6)]
+    joined = await asyncio.gather(
+        *(b.claims.join("owner:bo", f"st{i}", 10, limit=3) for i, b in enumerate(brokers))
+    )
+    assert joined.count(True) == 3
+    assert len(await brokers[0].claims.members("owner:bo")) == 3
+
+
+async def test_members_lapse_unless_renewed(nodes: Nodes) -> None:
+    a, b = nodes.node(), nodes.node()
+    await a.claims.join("nodes", "node-a", 0.3, value='{"pid": 1}')
+    await b.claims.join("nodes", "node-b", 0.3)
+    await asyncio.sleep(0.15)
+    await a.claims.renew({}, {"nodes": ["node-a", "gone"]}, 0.6)
+    await asyncio.sleep(0.3)
+    assert await b.claims.members("nodes") == {"node-a": '{"pid": 1}'}
+    assert await b.claims.join("nodes", "node-b", 1, limit=2)  # a lapsed member frees its place
