@@ -1,4 +1,8 @@
-"""The performance figures in Prometheus' text format, collected when scraped."""
+"""The performance figures in Prometheus' text format, collected when scraped.
+
+Chunk latency and time to first token are histograms (cumulative since start), so a fleet's
+quantiles aggregate with `histogram_quantile(q, sum by (le) (rate(..._bucket[5m])))`; with a
+node id every sample carries a constant `node` label."""
 
 from __future__ import annotations
 
@@ -6,20 +10,50 @@ import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from sheetstream.looplag import LoopLag
-from sheetstream.streaming.stats import Stats, percentile
+from sheetstream.streaming.stats import (
+    CHUNK_LATENCY_BOUNDS,
+    FIRST_TOKEN_BOUNDS,
+    Stats,
+    cumulative,
+    percentile,
+)
 
 
 class StatsCollector:
-    def __init__(self, stats: Stats, loop_lag: LoopLag, work: dict[str, dict[str, int]]) -> None:
+    def __init__(
+        self,
+        stats: Stats,
+        loop_lag: LoopLag,
+        work: dict[str, dict[str, int]],
+        *,
+        node: str = "",
+    ) -> None:
         self._stats = stats
         self._loop_lag = loop_lag
         self._work = work  # WorkbookService.load()
+        self._node = node  # when set, a constant `node` label on every sample
 
     def collect(self) -> Iterator[Metric]:
+        if not self._node:
+            yield from self._families()
+            return
+        for family in self._families():
+            family.samples = [
+                sample._replace(labels={**sample.labels, "node": self._node})
+                for sample in family.samples
+            ]
+            yield family
+
+    def _families(self) -> Iterator[Metric]:
         s = self._stats
         yield GaugeMetricFamily(
             "sheetstream_connections_active", "Open chat connections.", value=s.connections_active
@@ -78,10 +112,19 @@ class StatsCollector:
             "Token produced to frame written.",
             list(s.delivery_latency),
         )
-        yield _quantiles(
+        yield _histogram(
+            "sheetstream_chunk_latency_seconds",
+            "Oldest token of a live token-mode chunk produced to its frame written.",
+            CHUNK_LATENCY_BOUNDS,
+            s.chunk_latency_buckets,
+            s.chunk_latency_sum,
+        )
+        yield _histogram(
             "sheetstream_time_to_first_token_seconds",
             "Question received to first chunk written.",
-            list(s.first_token),
+            FIRST_TOKEN_BOUNDS,
+            s.first_token_buckets,
+            s.first_token_sum,
         )
         lags = self._loop_lag.recent(now)
         lag = GaugeMetricFamily(
@@ -116,7 +159,17 @@ def _quantiles(name: str, doc: str, samples: list[float]) -> Metric:
     return gauge
 
 
-def render(stats: Stats, loop_lag: LoopLag, work: dict[str, dict[str, int]]) -> tuple[bytes, str]:
+def _histogram(
+    name: str, doc: str, bounds: tuple[float, ...], counts: list[int], total: float
+) -> Metric:
+    les = [str(bound) for bound in bounds] + ["+Inf"]  # "0.0005", "1.0": as client_python
+    buckets = list(zip(les, cumulative(counts), strict=True))
+    return HistogramMetricFamily(name, doc + " Since start.", buckets=buckets, sum_value=total)
+
+
+def render(
+    stats: Stats, loop_lag: LoopLag, work: dict[str, dict[str, int]], *, node: str = ""
+) -> tuple[bytes, str]:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StatsCollector(stats, loop_lag, work))
+    registry.register(StatsCollector(stats, loop_lag, work, node=node))
     return generate_latest(registry), CONTENT_TYPE_LATEST

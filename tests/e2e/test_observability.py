@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from sheetstream.client import SheetstreamClient
 from tests.conftest import StartServer
@@ -59,14 +60,46 @@ async def test_performance_figures_move_with_traffic(start_server: StartServer) 
     assert recent["samples"] == 2 and recent["p50"] is not None
     assert perf["delivery_latency_ms"]["last_60s"]["samples"] >= 1
     assert perf["throughput_tokens_per_s"]["last_60s"] >= 0
-    for name in (
-        "sheetstream_connections_active 1.0",
-        'sheetstream_streams_started_total{mode="token"} 1.0',
-        "sheetstream_tokens_sent_total",
-        'sheetstream_token_delivery_seconds{quantile="0.99"}',
-        "sheetstream_time_to_first_token_seconds",
-    ):
-        assert name in metrics, name
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    values = {  # by sample name and labels; the `node` label is checked below
+        (s.name, *sorted(f"{k}={v}" for k, v in s.labels.items() if k != "node")): s.value
+        for f in families.values()
+        for s in f.samples
+    }
+    assert values[("sheetstream_connections_active",)] == 1
+    assert values[("sheetstream_streams_started_total", "mode=token")] == 1
+    assert values[("sheetstream_tokens_sent_total",)] == perf["tokens_sent"]
+    assert ("sheetstream_token_delivery_seconds", "quantile=0.99") in values  # kept
+    histograms = {
+        "sheetstream_chunk_latency_seconds": perf["delivery_latency_ms"]["samples"],
+        "sheetstream_time_to_first_token_seconds": perf["time_to_first_token_ms"]["samples"],
+    }
+    for name, observed in histograms.items():
+        family = families[name]
+        assert family.type == "histogram", name
+        buckets = [s for s in family.samples if s.name == f"{name}_bucket"]
+        counts = [s.value for s in buckets]
+        (count,) = [s.value for s in family.samples if s.name == f"{name}_count"]
+        (total,) = [s.value for s in family.samples if s.name == f"{name}_sum"]
+        assert counts == sorted(counts) and buckets[-1].labels["le"] == "+Inf", name
+        assert counts[-1] == count == observed > 0, name  # every live chunk, every first token
+        assert total >= 0, name
+    # sentence mode holds tokens on purpose: only the token-mode answer's chunks have a latency
+    assert histograms["sheetstream_chunk_latency_seconds"] < perf["chunks_sent"]
+    node = getattr(srv.app.state, "node_id", "") or None  # no node id on the app: no label
+    assert all(s.labels.get("node") == node for f in families.values() for s in f.samples)
+
+
+async def test_a_node_id_on_the_app_labels_every_sample(start_server: StartServer) -> None:
+    srv = await start_server(synthetic_rate=0)
+    srv.app.state.node_id = "node-7"
+    async with SheetstreamClient.connect(f"{srv.ws}/ws/chat") as client:
+        await client.ask("q", mode="token")
+        async with httpx.AsyncClient(base_url=srv.http) as http:
+            metrics = (await http.get("/metrics")).text
+    samples = [s for f in text_string_to_metric_families(metrics) for s in f.samples]
+    assert any(s.name == "sheetstream_chunk_latency_seconds_bucket" for s in samples)
+    assert samples and all(s.labels.get("node") == "node-7" for s in samples)
 
 
 async def test_figures_need_the_admin_token_once_one_is_configured(

@@ -26,5 +26,8 @@ async def performance(request: Request) -> dict[str, Any]:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     state = request.app.state
-    body, content_type = render(state.chat.stats, state.loop_lag, state.workbooks.load())
+    node = getattr(state, "node_id", "") or ""  # set by the app when it knows its node id
+    body, content_type = render(
+        state.chat.stats, state.loop_lag, state.workbooks.load(), node=str(node)
+    )
     return Response(body, media_type=content_type)

@@ -1,19 +1,27 @@
 """Counters and recent samples behind `/api/websocket/performance` and `/metrics`.
 
-Recording is a few additions and a deque append, cheap enough for every chunk sent; the
-percentiles are computed when someone asks.
+Recording is a few additions, a deque append and one bisect into fixed histogram bounds,
+cheap enough for every chunk sent; the percentiles and the cumulative bucket counts are
+computed when someone asks.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from itertools import takewhile
+from itertools import accumulate, takewhile
 from typing import Any
 
 LATENCY_SAMPLES = 20_000
 WINDOW_S = 60
+
+# Histogram upper bounds in seconds (Prometheus `le`, inclusive); +Inf is implied after them.
+CHUNK_LATENCY_BOUNDS: tuple[float, ...] = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+FIRST_TOKEN_BOUNDS: tuple[float, ...] = (*CHUNK_LATENCY_BOUNDS, 20.0, 30.0)
 
 
 def percentile(samples: list[float], q: float) -> float | None:
@@ -23,6 +31,12 @@ def percentile(samples: list[float], q: float) -> float | None:
     ordered = sorted(samples)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[rank - 1]
+
+
+def cumulative(counts: list[int]) -> list[int]:
+    """Per-bucket counts (the last one past every bound) as Prometheus' cumulative `le`
+    counts: entry i counts every observation <= bound i; the last is the total (+Inf)."""
+    return list(accumulate(counts))
 
 
 @dataclass
@@ -48,6 +62,16 @@ class Stats:
     _second: int = 0
     _per_second: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=WINDOW_S + 2))
     _this_second_tokens: int = 0
+    # histograms since start: per-bucket (not cumulative) counts, bucket i for
+    # bounds[i-1] < x <= bounds[i], the last for x > every bound; `cumulative()` on read
+    chunk_latency_buckets: list[int] = field(
+        default_factory=lambda: [0] * (len(CHUNK_LATENCY_BOUNDS) + 1)
+    )
+    chunk_latency_sum: float = 0.0
+    first_token_buckets: list[int] = field(
+        default_factory=lambda: [0] * (len(FIRST_TOKEN_BOUNDS) + 1)
+    )
+    first_token_sum: float = 0.0
 
     def record_chunk(self, tokens: int, size: int, latency: float | None, now: float) -> None:
         self.chunks_sent += 1
@@ -56,6 +80,8 @@ class Stats:
         if latency is not None:
             self.delivery_latency.append(latency)
             self.delivery_at.append(now)
+            self.chunk_latency_buckets[bisect_left(CHUNK_LATENCY_BOUNDS, latency)] += 1
+            self.chunk_latency_sum += latency
         second = int(now)
         if second != self._second:
             self._per_second.append((self._second, self._this_second_tokens))
@@ -66,6 +92,8 @@ class Stats:
     def record_first_token(self, seconds: float, now: float) -> None:
         self.first_token.append(seconds)
         self.first_token_at.append(now)
+        self.first_token_buckets[bisect_left(FIRST_TOKEN_BOUNDS, seconds)] += 1
+        self.first_token_sum += seconds
 
     def throughput(self, window_s: int, now: float) -> float:
         """Tokens sent per second over the last `window_s` whole seconds."""
