@@ -1,6 +1,7 @@
 """What every `Storage` backend must do, written against the protocol only.
 
-The backends come from `conftest.py`; the SQLite-only checks at the bottom look at the file.
+The backends come from `conftest.py`; the SQLite-only checks at the bottom look at the file,
+and PostgreSQL's own are in `test_postgres_storage.py`.
 """
 
 from __future__ import annotations
@@ -238,6 +239,68 @@ async def test_crash_left_streaming_becomes_interrupted(backend: StoreFactory) -
     assert got[cancelled.stream_id] == finished(cancelled, status="cancelled", partial=True)
 
 
+async def test_connect_without_interrupting_leaves_streaming_answers(
+    backend: StoreFactory,
+) -> None:
+    """A process joining a store others use must not end the answers they are streaming."""
+    streaming = make_record(1)
+    async with backend.connected() as first:
+        await first.ensure_session("s1", T0)
+        await first.add_message(streaming)
+        async with backend.connected(interrupt_streaming=False) as second:
+            assert await second.list_messages("s1") == [streaming]
+            await second.ensure_session("s2", T0)  # and it works as any handle does
+            await second.add_message(make_record(2, "s2"))
+        assert await first.list_messages("s1") == [streaming]
+        await first.finish_message(finished(streaming))
+    async with backend.connected(interrupt_streaming=False) as again:
+        assert await again.list_messages("s1") == [finished(streaming)]
+        assert await again.list_messages("s2") == [make_record(2, "s2")]
+
+
+async def test_connect_without_interrupting_creates_the_schema(backend: StoreFactory) -> None:
+    async with backend.connected(interrupt_streaming=False) as store:
+        assert await store.ensure_session("s1", T0) is True
+        assert await store.interrupt_messages(["s1-stream-1"]) == 0
+
+
+async def test_interrupt_messages_changes_only_those_still_streaming(storage: Storage) -> None:
+    await storage.ensure_session("s1", T0)
+    await storage.ensure_session("s2", T0)
+    mine = make_record(1, answer="so far")  # whatever answer is stored stays
+    other = make_record(2)  # streaming, but not named: left alone
+    done = make_record(3)
+    elsewhere = make_record(4, "s2")
+    for record in (mine, other, done, elsewhere):
+        await storage.add_message(record)
+    await storage.finish_message(finished(done))
+    named = [mine.stream_id, done.stream_id, elsewhere.stream_id, mine.stream_id, "unknown"]
+    assert await storage.interrupt_messages(named) == 2
+    got = {m.stream_id: m for m in await storage.list_messages("s1")}
+    assert got[mine.stream_id] == dataclasses.replace(mine, status="interrupted", partial=True)
+    assert got[other.stream_id] == other
+    assert got[done.stream_id] == finished(done)
+    assert await storage.list_messages("s2") == [
+        dataclasses.replace(elsewhere, status="interrupted", partial=True)
+    ]
+    assert await storage.interrupt_messages([mine.stream_id, elsewhere.stream_id]) == 0
+    assert await storage.interrupt_messages([]) == 0
+    assert await storage.history_bytes("") == sum(
+        r.stored_bytes() for r in (mine, other, finished(done), elsewhere)
+    )
+
+
+async def test_interrupted_message_can_still_be_finished(storage: Storage) -> None:
+    """An answer interrupted by a fleet's sweep may yet end on its own: its final record
+    wins, as `finish_message` stores it."""
+    await storage.ensure_session("s1", T0)
+    record = make_record(1)
+    await storage.add_message(record)
+    assert await storage.interrupt_messages([record.stream_id]) == 1
+    await storage.finish_message(finished(record, status="cancelled", partial=True))
+    assert await storage.list_messages("s1") == [finished(record, status="cancelled", partial=True)]
+
+
 async def test_data_survives_disconnect_and_connect(backend: StoreFactory) -> None:
     record = make_record(1)
     async with backend.connected() as store:
@@ -304,6 +367,7 @@ CALLS: dict[str, Callable[[Storage], Awaitable[object]]] = {
     "history_bytes": lambda s: s.history_bytes(""),
     "delete_session": lambda s: s.delete_session("s1"),
     "forget_empty_sessions": lambda s: s.forget_empty_sessions(["s1"]),
+    "interrupt_messages": lambda s: s.interrupt_messages(["s1-stream-1"]),
 }
 
 

@@ -65,9 +65,11 @@ class MessageRecord:
 class Storage(Protocol):
     """Durable sessions and history. Errors surface as `StorageError`."""
 
-    async def connect(self) -> None:
-        """Open the store, create its schema, and mark answers left `streaming` by a crash
-        as `interrupted` (partial)."""
+    async def connect(self, *, interrupt_streaming: bool = True) -> None:
+        """Open the store and create or migrate its schema. With `interrupt_streaming`, mark
+        the answers left `streaming` by a crash as `interrupted` (partial): right for a
+        process that is the store's only user. Processes sharing one store (a fleet) pass
+        False, so no live process's answers are touched, and use `interrupt_messages`."""
 
     async def disconnect(self) -> None: ...
 
@@ -98,6 +100,10 @@ class Storage(Protocol):
 
     async def finish_message(self, record: MessageRecord) -> None:
         """Store the final answer, status and figures of a message added before."""
+
+    async def interrupt_messages(self, stream_ids: list[str]) -> int:
+        """Mark those of the messages that are still `streaming` as `interrupted` and partial,
+        their answers left as stored; how many changed."""
 
     async def list_messages(self, session_id: str, limit: int = 1000) -> list[MessageRecord]:
         """The session's messages, oldest first."""

@@ -54,6 +54,7 @@ _FINAL = tuple(c for c in _COLUMNS if c not in ("stream_id", "session_id", "crea
 _UPDATE = (
     f"UPDATE messages SET {', '.join(f'{c} = ?' for c in _FINAL)}, bytes = ? WHERE stream_id = ?"
 )
+_INTERRUPT = "UPDATE messages SET status = 'interrupted', partial = 1 WHERE status = 'streaming'"
 _HISTORY_BYTES = (
     "SELECT coalesce(sum(m.bytes), 0) FROM sessions s JOIN messages m ON m.session_id = s.id "
     "WHERE s.owner = ?"
@@ -137,7 +138,7 @@ def _path_from_url(url: str) -> str:
     return url[len(_PREFIX) :]
 
 
-def _open(path: str) -> sqlite3.Connection:
+def _open(path: str, interrupt_streaming: bool) -> sqlite3.Connection:
     if path != _MEMORY:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: autocommit; the module never opens transactions behind our back.
@@ -147,9 +148,8 @@ def _open(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         _migrate(conn)
-        conn.execute(
-            "UPDATE messages SET status = 'interrupted', partial = 1 WHERE status = 'streaming'"
-        )
+        if interrupt_streaming:
+            conn.execute(_INTERRUPT)
     except BaseException:
         conn.close()
         raise
@@ -212,13 +212,15 @@ class SQLiteStorage:
         except sqlite3.Error as exc:
             raise StorageError(f"SQLite storage failed: {exc}") from exc
 
-    async def connect(self) -> None:
+    async def connect(self, *, interrupt_streaming: bool = True) -> None:
+        """Open (creating and migrating) the file; with `interrupt_streaming`, answers left
+        `streaming` become `interrupted`."""
         if self._conn is not None:
             return
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheetstream-sqlite")
         try:
             self._conn = await asyncio.get_running_loop().run_in_executor(
-                executor, _open, self.path
+                executor, _open, self.path, interrupt_streaming
             )
         except sqlite3.Error as exc:
             executor.shutdown(wait=False)
@@ -306,6 +308,24 @@ class SQLiteStorage:
         updated = await self._run(lambda c: c.execute(_UPDATE, values).rowcount)
         if updated == 0:
             raise StorageError(f"No message with stream_id {record.stream_id!r} to finish")
+
+    async def interrupt_messages(self, stream_ids: list[str]) -> int:
+        """Mark those of the messages still `streaming` as `interrupted` (partial), their
+        answers as stored; how many changed."""
+
+        def interrupt(c: sqlite3.Connection) -> int:
+            c.execute("BEGIN")
+            try:
+                changed = c.executemany(
+                    f"{_INTERRUPT} AND stream_id = ?", [(stream_id,) for stream_id in stream_ids]
+                ).rowcount
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            return changed
+
+        return await self._run(interrupt) if stream_ids else 0
 
     async def list_messages(self, session_id: str, limit: int = 1000) -> list[MessageRecord]:
         """The session's latest `limit` messages, oldest first."""
