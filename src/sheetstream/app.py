@@ -49,8 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         broker = create_broker(settings.broker_url)
-        storage = create_storage(settings.resolved_database_url())
-        await storage.connect()
+        storage = create_storage(settings.resolved_database_url(), settings.database_pool_size)
+        # alone, every answer left `streaming` is a crash's; in a fleet, answers of other live
+        # nodes are `streaming` too, and the dead nodes' are ended by the fleet's reaper
+        await storage.connect(interrupt_streaming=not broker.shared)
         model = create_model(settings)
         app.state.model_error = None
         try:

@@ -8,13 +8,14 @@ memory per idle connection and work per frame (`sheetstream bench` measures both
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 from urllib.parse import parse_qs
 
 from sheetstream import protocol
 from sheetstream.access import TokenBook
-from sheetstream.errors import Busy, NotFound
+from sheetstream.errors import Busy, NotFound, Unavailable
 from sheetstream.hosts import host_allowed
 from sheetstream.origins import handshake_origin_allowed
 from sheetstream.protocol import CloseCode, close_reason, is_valid_session_id
@@ -163,6 +164,13 @@ async def serve_chat(
     except Busy as exc:
         service.stats.refused_connections += 1
         await sink.close(CloseCode.TRY_AGAIN_LATER, exc.message)
+        return
+    except Unavailable as exc:  # the database or the broker is away: say so, then 1013
+        service.stats.refused_connections += 1
+        service.stats.errors[exc.code] += 1
+        with contextlib.suppress(SinkClosed):
+            await sink.send_text(protocol.error_frame(exc.code, exc.message, None))
+        await sink.close(CloseCode.TRY_AGAIN_LATER, "unavailable: reconnect in a few seconds")
         return
     try:
         while True:

@@ -112,10 +112,10 @@ class Connection:
 
     def subscribe(self, stream: Stream, after_seq: int = 0) -> None:
         """Read `stream` from the chunk after `after_seq`: replay first, then live."""
-        position = min(after_seq, stream.last_seq)
+        position = min(after_seq, stream.ready_seq)
         # a reader that starts from the beginning gets the tool frames too
-        preface = 0 if position == 0 else len(stream.preface)
-        self._cursors[stream] = _Cursor(position, live_after=stream.last_seq, preface=preface)
+        preface = 0 if position == 0 else stream.ready_preface
+        self._cursors[stream] = _Cursor(position, live_after=stream.ready_seq, preface=preface)
         stream.subscribe(self)
         self.wake()
 
@@ -129,9 +129,9 @@ class Connection:
         """Bytes of every frame waiting for this connection: control, tool, chunk, end."""
         waiting = sum(len(frame) for frame in self._control)
         for stream, cur in self._cursors.items():
-            waiting += sum(len(frame) for frame in stream.preface[cur.preface :])
-            waiting += sum(len(frame) for frame in stream.frames[cur.position :])
-            if stream.end_frame is not None and not cur.end_sent:
+            waiting += sum(len(f) for f in stream.preface[cur.preface : stream.ready_preface])
+            waiting += sum(len(f) for f in stream.frames[cur.position : stream.ready_seq])
+            if stream.end_ready and stream.end_frame is not None and not cur.end_sent:
                 waiting += len(stream.end_frame)
                 if stream.error_frame is not None and not cur.error_sent:
                     waiting += len(stream.error_frame)
@@ -150,7 +150,7 @@ class Connection:
     @property
     def queue_depth(self) -> int:
         behind = sum(
-            stream.last_seq - cur.position + len(stream.preface) - cur.preface
+            stream.ready_seq - cur.position + stream.ready_preface - cur.preface
             for stream, cur in self._cursors.items()
         )
         return len(self._control) + behind
@@ -213,16 +213,16 @@ class Connection:
         if self._control:
             return self._control.pop(0)
         for stream, cur in self._cursors.items():
-            if cur.preface < len(stream.preface):
+            if cur.preface < stream.ready_preface:
                 cur.preface += 1
                 self._sent = None
                 return stream.preface[cur.preface - 1]
-            if cur.position < stream.last_seq:
+            if cur.position < stream.ready_seq:
                 frame = stream.frames[cur.position]
                 cur.position += 1
                 self._sent = (stream, cur.position, cur.position > cur.live_after)
                 return frame
-            if stream.end_frame is not None and not cur.end_sent:
+            if stream.end_ready and stream.end_frame is not None and not cur.end_sent:
                 self._sent = None
                 if stream.error_frame is not None and not cur.error_sent:
                     cur.error_sent = True

@@ -1,8 +1,11 @@
 """Writes the answers this node generates to the shared stream log, for readers elsewhere.
 
-Each chunk is appended once, as its stream cut it: the batcher's demand comes from this
-node's readers, and with none of them here it cuts at `max_tokens` or at the `max_delay_ms`
-deadline, so a reader on another node waits at most that long plus the log's round trip.
+Each chunk is appended once, as its stream cut it, and sent to this node's readers only
+once it is in the log (`Stream.gated`): a reader who moves to another node has never seen a
+chunk the log lacks. A chunk waiting for the log counts as a busy reader, so the batcher
+gathers the next tokens meanwhile; with no readers here it cuts at `max_tokens` or at the
+`max_delay_ms` deadline, so a reader on another node waits at most that long plus the log's
+round trips.
 One writer task sends everything that changed since its last write in one pipeline, so under
 load several chunks of many streams travel in one round trip. What is not written yet is
 what the stream itself holds (its frames past the relay's counts): nothing is copied, and
@@ -64,6 +67,7 @@ class Relay:
     def track(self, stream: Stream, description: Mapping[str, object]) -> None:
         """Write `stream` to the log from now on, starting with its description."""
         self._written[stream] = _Written(orjson.dumps(description).decode())
+        stream.gated = True
         stream.on_change = self.changed
         self.changed(stream)
 
@@ -122,6 +126,7 @@ class Relay:
                 self.entries += len(entries)
                 written = self._written[stream]
                 written.start, written.preface, written.chunks, written.ended = marks
+                stream.release(written.chunks, written.preface, written.ended)
                 if written.ended:
                     del self._written[stream]
                     stream.on_change = None

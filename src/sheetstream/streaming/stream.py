@@ -64,6 +64,13 @@ class Stream:
         self.owner: str | None = None
         self.remote_node: str | None = None  # a mirror of an answer another node generates
         self.begun = False  # its `start` frame went out (after the fleet admitted it)
+        # What readers may be sent. In a fleet a chunk is sent once it is in the shared log
+        # (`gated`, released by the relay), so a reader who moves to another node never has
+        # seen a chunk the log lacks; otherwise everything is ready as soon as it is cut.
+        self.gated = False
+        self.ready_seq = 0
+        self.ready_preface = 0
+        self.end_ready = False
 
     @property
     def last_seq(self) -> int:
@@ -140,6 +147,8 @@ class Stream:
         self.end_frame = protocol.end_frame(
             self.stream_id, self.last_seq, reason, self.tokens, self.request_id, self.end_extra
         )
+        if not self.gated:
+            self.end_ready = True
         for conn in self.subscribers:
             conn.wake()
         if self.on_change is not None:
@@ -153,6 +162,7 @@ class Stream:
         self.chunk_tokens.append(tokens)
         self.text_parts.append(text)
         self.tokens += tokens
+        self.ready_seq = len(self.frames)
         for conn in self.subscribers:
             conn.wake()
 
@@ -163,6 +173,15 @@ class Stream:
         self.ended_at = self.clock()
         self.error_frame = error_frame
         self.end_frame = end_frame
+        self.end_ready = True
+        for conn in self.subscribers:
+            conn.wake()
+
+    def release(self, chunks: int, preface: int, ended: bool) -> None:
+        """The relay wrote this much to the log: readers may have it."""
+        self.ready_seq = chunks
+        self.ready_preface = preface
+        self.end_ready = ended
         for conn in self.subscribers:
             conn.wake()
 
@@ -176,6 +195,8 @@ class Stream:
 
     def add_preface(self, frame: str) -> None:
         self.preface.append(frame)
+        if not self.gated:
+            self.ready_preface = len(self.preface)
         for conn in self.subscribers:
             conn.wake()
         if self.on_change is not None:
@@ -187,6 +208,8 @@ class Stream:
         self.oldest.append(piece.oldest)
         self.chunk_tokens.append(piece.tokens)
         self.text_parts.append(piece.text)
+        if not self.gated:
+            self.ready_seq = seq
         for conn in self.subscribers:
             conn.wake()
         if self.on_change is not None:
