@@ -90,6 +90,18 @@ async def test_unsubscribed_node_gets_nothing_more(nodes: Nodes) -> None:
     assert got == ["one"]
 
 
+async def test_listeners_counts_the_nodes_subscribed(nodes: Nodes) -> None:
+    a, b, c = nodes.node(), nodes.node(), nodes.node()
+    await a.hub.subscribe("session:1", lambda _: None)
+    await b.hub.subscribe("session:1", lambda _: None)
+    await b.hub.subscribe("session:2", lambda _: None)
+    counts = await c.hub.listeners(["session:1", "session:2", "session:3"])
+    assert counts == {"session:1": 2, "session:2": 1, "session:3": 0}
+    await b.hub.unsubscribe("session:1")
+    assert await c.hub.listeners(["session:1"]) == {"session:1": 1}
+    assert await c.hub.listeners([]) == {}
+
+
 async def test_failing_handler_does_not_stop_delivery(nodes: Nodes) -> None:
     a, b = nodes.node(), nodes.node()
     got: list[str] = []

@@ -113,3 +113,26 @@ async def test_resume_of_an_unknown_stream_is_refused_on_every_node(
         await client.send({"type": "resume", "stream_id": "st_nope", "after_seq": 0})
         frame = await asyncio.wait_for(client.recv(), 10)
     assert frame["type"] == "error" and frame["code"] == "stream_expired"
+
+
+async def test_an_empty_session_is_forgotten_only_when_no_node_holds_it(
+    start_server: StartServer, redis_url: str
+) -> None:
+    a, b = await fleet(start_server, redis_url, 2)
+
+    async def stored_status() -> int:
+        async with httpx.AsyncClient() as http:
+            return (await http.get(f"{a.http}/api/sessions/quiet/messages")).status_code
+
+    tab_b = await SheetstreamClient.connect(f"{b.ws}/ws/chat", session_id="quiet")
+    async with SheetstreamClient.connect(f"{a.ws}/ws/chat", session_id="quiet"):
+        pass
+    await asyncio.sleep(1.5)  # node a's sweeper has let the session go (every 0.5 s)
+    assert "quiet" not in a.app.state.chat.registry.sessions
+    assert await stored_status() == 200  # node b still holds it
+    await tab_b.close()
+    for _ in range(100):
+        if await stored_status() == 404:
+            break
+        await asyncio.sleep(0.05)
+    assert await stored_status() == 404

@@ -31,6 +31,9 @@ class Hub(Protocol):
 
     async def unsubscribe(self, channel: str) -> None: ...
 
+    async def listeners(self, channels: list[str]) -> dict[str, int]:
+        """How many subscriptions (nodes) each channel has now, in one round trip."""
+
 
 # kinds of log entries
 START, PREFACE, CHUNK, END = "start", "preface", "chunk", "end"

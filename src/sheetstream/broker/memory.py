@@ -72,6 +72,9 @@ class MemoryHub:
         self._mine[channel] = handler
         self._space.channels[channel].append(handler)
 
+    async def listeners(self, channels: list[str]) -> dict[str, int]:
+        return {channel: len(self._space.channels.get(channel, ())) for channel in channels}
+
     async def unsubscribe(self, channel: str) -> None:
         handler = self._mine.pop(channel, None)
         if handler is not None:

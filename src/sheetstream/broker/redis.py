@@ -188,6 +188,13 @@ class RedisHub:
             async with _mapped():
                 await self._pubsub.unsubscribe(PREFIX + channel)
 
+    async def listeners(self, channels: list[str]) -> dict[str, int]:
+        if not channels:
+            return {}
+        async with _mapped():
+            counts: Any = await self._client.pubsub_numsub(*(PREFIX + c for c in channels))
+        return {str(name)[len(PREFIX) :]: int(n) for name, n in counts}
+
     async def _read(self) -> None:
         """Hand each message to its channel's handler; on a lost connection, reconnect (the
         client subscribes again to every channel) after a pause."""

@@ -105,7 +105,10 @@ class Admission:
     def forget_later(self, session_ids: list[str]) -> None:
         """`forget_empty` in the background: the sweeper and a refused connection never wait
         on storage."""
-        task = asyncio.create_task(self.forget_empty(session_ids))
+        self.track(asyncio.create_task(self.forget_empty(session_ids)))
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        """Keep a forgetting task until it is done; shutdown waits for it."""
         self.forgetting.add(task)
         task.add_done_callback(self.forgetting.discard)
 

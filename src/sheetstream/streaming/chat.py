@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 
@@ -34,6 +35,8 @@ from sheetstream.streaming.registry import Deadlines, Registry, Session
 from sheetstream.streaming.stats import Stats
 from sheetstream.streaming.stream import Stream
 from sheetstream.workbooks.service import WorkbookService
+
+log = logging.getLogger(__name__)
 
 
 class ChatService:
@@ -89,9 +92,18 @@ class ChatService:
         )
 
     def _swept(self, gone: list[Session]) -> None:
-        session_ids = [s.session_id for s in gone]
-        self.admission.forget_later(session_ids)
-        self.fleet.unwatch(session_ids)
+        self.admission.track(asyncio.create_task(self._leave([s.session_id for s in gone])))
+
+    async def _leave(self, session_ids: list[str]) -> None:
+        """Sessions gone from this node: forget those without messages that no other node
+        holds either."""
+        try:
+            held_nowhere = await self.fleet.unwatch(session_ids)
+        except SheetstreamError as exc:
+            log.warning("could not leave the channels of %d sessions: %s", len(session_ids), exc)
+            return
+        if held_nowhere:
+            await self.admission.forget_empty(held_nowhere)
 
     def adopt_mirror(self, stream: Stream) -> None:
         """A mirror of another node's answer joins this node's registry."""

@@ -211,15 +211,19 @@ class Fleet:
             self._watched.discard(session_id)
             raise
 
-    def unwatch(self, session_ids: list[str]) -> None:
+    async def unwatch(self, session_ids: list[str]) -> list[str]:
+        """Stop hearing the sessions' channels (they left this node); those no other node
+        hears either, which are then held nowhere."""
+        if not self.shared:
+            return session_ids
+        channels = []
         for session_id in session_ids:
             if session_id in self._watched:
                 self._watched.discard(session_id)
-                self.spawn(self._unsubscribe(session_channel(session_id)), "unwatch")
-
-    async def _unsubscribe(self, channel: str) -> None:
-        with contextlib.suppress(Unavailable):
-            await self.broker.hub.unsubscribe(channel)
+                await self.broker.hub.unsubscribe(session_channel(session_id))
+            channels.append(session_channel(session_id))
+        counts = await self.broker.hub.listeners(channels)
+        return [s for s in session_ids if not counts.get(session_channel(s))]
 
     async def active_elsewhere(self, session_id: str) -> dict[str, Any] | None:
         """The answer another node is generating in the session, if any."""
