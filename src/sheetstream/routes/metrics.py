@@ -20,6 +20,7 @@ async def performance(request: Request) -> dict[str, Any]:
     figures: dict[str, Any] = request.app.state.chat.stats.snapshot(now)
     figures["event_loop_lag_ms"] = request.app.state.loop_lag.snapshot(now)
     figures["work"] = request.app.state.workbooks.load()
+    figures["fleet"] = request.app.state.chat.fleet.figures()
     return figures
 
 

@@ -74,6 +74,22 @@ class Fleet:
         self._beat: asyncio.Task[None] | None = None
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
 
+    def figures(self) -> dict[str, Any]:
+        """What this node did with the broker, for the performance endpoint: log writes
+        (round trips, per-stream commands, entries), log reads, answers of dead nodes ended."""
+        relay = self.relay
+        return {
+            "node": self.node_id,
+            "shared": self.shared,
+            "lease_ok": self.lease_ok,
+            "log_writes": relay.appends,
+            "log_commands": relay.commands,
+            "log_entries": relay.entries,
+            "log_reads": self.follower.reads,
+            "mirrors": self.follower.following,
+            "reaped": self.reaped,
+        }
+
     # --- lifecycle
 
     async def start(self) -> None:

@@ -49,6 +49,10 @@ class Follower:
         self._task: asyncio.Task[None] | None = None
         self.reads = 0
 
+    @property
+    def following(self) -> int:
+        return len(self._cursors)
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="follower")
 

@@ -60,6 +60,7 @@ class Relay:
         self._task: asyncio.Task[None] | None = None
         self.appends = 0  # log writes (round trips), for the benchmark's operations per token
         self.entries = 0
+        self.commands = 0  # one per stream per write
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="relay")
@@ -122,6 +123,7 @@ class Relay:
                 self._wake.set()
                 continue
             self.appends += 1
+            self.commands += len(batch)
             for stream, (entries, marks) in batch.items():
                 self.entries += len(entries)
                 written = self._written[stream]
