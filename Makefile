@@ -36,7 +36,13 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
 	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-test: $(STAMP) $(CHROMIUM) lint typecheck
+# The fleet tests put a real load balancer in front of three nodes: Debian's HAProxy.
+HAPROXY := /usr/sbin/haproxy
+$(HAPROXY):
+	DEBIAN_FRONTEND=noninteractive apt-get install -y haproxy \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y haproxy)
+
+test: $(STAMP) $(CHROMIUM) $(HAPROXY) lint typecheck
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)
