@@ -136,3 +136,48 @@ async def test_an_empty_session_is_forgotten_only_when_no_node_holds_it(
             break
         await asyncio.sleep(0.05)
     assert await stored_status() == 404
+
+
+async def test_a_tab_arriving_on_another_node_mid_answer_can_resume_it_and_is_busy(
+    start_server: StartServer, redis_url: str
+) -> None:
+    a, b = await fleet(start_server, redis_url, 2, synthetic_rate=20.0)
+    async with SheetstreamClient.connect(f"{a.ws}/ws/chat") as tab_a:
+        await tab_a.chat("slow answer")
+        start = await asyncio.wait_for(tab_a.recv(), 10)
+        await read_chunks(tab_a, start["stream_id"], 1)
+        async with SheetstreamClient.connect(
+            f"{b.ws}/ws/chat", session_id=tab_a.session_id
+        ) as late:
+            assert late.resumable == [start["stream_id"]]  # named in its `session` frame
+            refused = [f async for f in late.follow(await late.chat("me too", request_id="b1"))]
+            assert refused[-1]["type"] == "error" and refused[-1]["code"] == "busy"
+            resumed = await asyncio.wait_for(late.resume(start["stream_id"]), 20)
+    assert resumed.text == SAMPLE and resumed.end is not None
+
+
+async def test_the_owners_cap_holds_across_nodes(start_server: StartServer, redis_url: str) -> None:
+    token = "ann:" + "a" * 24
+    a, b = await fleet(
+        start_server,
+        redis_url,
+        2,
+        synthetic_rate=20.0,
+        api_tokens=[token],
+        max_generations_per_owner=1,
+    )
+    secret = token.split(":", 1)[1]
+    async with (
+        SheetstreamClient.connect(f"{a.ws}/ws/chat", token=secret) as first,
+        SheetstreamClient.connect(f"{b.ws}/ws/chat", token=secret) as second,
+    ):
+        await first.chat("one")
+        start = await asyncio.wait_for(first.recv(), 10)
+        await read_chunks(first, start["stream_id"], 1)
+        refused = [f async for f in second.follow(await second.chat("two", request_id="x"))]
+        assert refused[-1]["code"] == "busy" and "1 answers" in refused[-1]["message"]
+        frame: dict[str, Any] = {}
+        while frame.get("type") != "end":
+            frame = await asyncio.wait_for(first.recv(), 20)
+        answered = await asyncio.wait_for(second.ask("two, later"), 20)
+    assert answered.end is not None and answered.end["reason"] == "complete"
