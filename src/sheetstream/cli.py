@@ -6,6 +6,16 @@ import argparse
 import sys
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sheetstream",
@@ -16,6 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the service")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1 or SHEETSTREAM_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8005 or SHEETSTREAM_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="processes serving the one port (default 1); more than 1 needs "
+        "SHEETSTREAM_BROKER_URL=redis://...",
+    )
     bench = commands.add_parser("bench", help="measure streaming against a naive endpoint")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     bench.add_argument("--output", help="write the JSON report to this file")
@@ -23,11 +41,19 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "serve":
         from sheetstream.server import serve as run
+        from sheetstream.server import serve_workers, workers_problem
         from sheetstream.settings import Settings
 
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-        run(Settings(**overrides))
-        return 0
+        settings = Settings(**overrides)
+        if args.workers == 1:
+            run(settings)
+            return 0
+        problem = workers_problem(settings, args.workers)
+        if problem is not None:
+            print(f"sheetstream: {problem}", file=sys.stderr)
+            return 2
+        return serve_workers(settings, args.workers)
     if args.command == "bench":
         from sheetstream.bench.run import main as bench_main
 

@@ -7,12 +7,16 @@ never come (the slow-consumer policy depends on it); a policy close (1008) waits
 not ten, for the peer's answer, and stops reading a flooding peer meanwhile; and a close frame
 that arrives in the middle of a fragmented message closes cleanly, as RFC 6455 section 5.4
 allows (Autobahn 7.1.5).
+
+`serve` runs one process; `serve_workers` runs several on one socket under uvicorn's
+supervisor, each building its own app through the `worker_app` factory, with the same options.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import uvicorn
@@ -128,11 +132,9 @@ class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
             self.close_timer = self.loop.call_later(POLICY_CLOSE_TIMEOUT_S, self.transport.abort)
 
 
-def uvicorn_config(settings: Settings, app: Any = None, **overrides: Any) -> uvicorn.Config:
-    from sheetstream.app import create_app
-    from sheetstream.routes.chat import ChatDispatch
-
-    options: dict[str, Any] = {
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The `uvicorn.Config` options of every way of serving: one process or several."""
+    return {
         "host": settings.host,
         "port": settings.port,
         "ws": SheetstreamWSProtocol,
@@ -147,6 +149,13 @@ def uvicorn_config(settings: Settings, app: Any = None, **overrides: Any) -> uvi
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": settings.trusted_proxies or None,
     }
+
+
+def uvicorn_config(settings: Settings, app: Any = None, **overrides: Any) -> uvicorn.Config:
+    from sheetstream.app import create_app
+    from sheetstream.routes.chat import ChatDispatch
+
+    options = uvicorn_options(settings)
     options.update(overrides)
     if app is None:
         app = ChatDispatch(create_app(settings))
@@ -156,3 +165,64 @@ def uvicorn_config(settings: Settings, app: Any = None, **overrides: Any) -> uvi
 def serve(settings: Settings) -> None:
     server = uvicorn.Server(uvicorn_config(settings))
     asyncio.run(server.serve())
+
+
+# --- several worker processes on one port
+
+WORKER_APP = "sheetstream.server:worker_app"
+
+
+def workers_problem(settings: Settings, workers: int) -> str | None:
+    """Why `workers` processes cannot serve with these settings, or None when they can."""
+    if workers > 1 and settings.broker_url.startswith("memory://"):
+        return (
+            f"--workers {workers} needs a broker the workers share, and "
+            "SHEETSTREAM_BROKER_URL is memory:// (one process only). Set "
+            "SHEETSTREAM_BROKER_URL=redis://host:6379/0 (pip install 'sheetstream[fleet]'). "
+            "History is shared too: the default SQLite file under SHEETSTREAM_DATA_DIR works "
+            "for the workers of one machine; SHEETSTREAM_DATABASE_URL=postgresql://user@host/db "
+            "is recommended for many workers or more than one machine."
+        )
+    return None
+
+
+def worker_node_id(node_id: str, pid: int) -> str:
+    """A worker's node id: SHEETSTREAM_NODE_ID with the worker's pid appended, so the workers
+    of one service stay apart; empty stays empty (the default id has the pid already)."""
+    return f"{node_id}-{pid}" if node_id else ""
+
+
+def worker_app() -> Any:
+    """The app of one worker process (`uvicorn` calls this factory in each of them): settings
+    from the environment the parent set, and a node id of its own."""
+    from sheetstream.app import create_app
+    from sheetstream.routes.chat import ChatDispatch
+
+    settings = Settings()
+    if settings.node_id:
+        settings = Settings(node_id=worker_node_id(settings.node_id, os.getpid()))
+    return ChatDispatch(create_app(settings))
+
+
+def serve_workers(settings: Settings, workers: int) -> int:
+    """Serve with `workers` processes on one socket under uvicorn's supervisor; the exit code.
+
+    The parent binds the socket, starts the workers and restarts one that dies; SIGTERM or
+    SIGINT to it ends each worker as SIGTERM ends one process (clients closed with 1001). A
+    worker that fails to start stops the service (exit code 3, as one process does)."""
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    problem = workers_problem(settings, workers)
+    if problem is not None:
+        raise ValueError(problem)
+    # the workers read their settings from the environment: the command line's host and port
+    # (the parent binds the socket, but the allowed hosts depend on the address) go there
+    os.environ["SHEETSTREAM_HOST"] = settings.host
+    os.environ["SHEETSTREAM_PORT"] = str(settings.port)
+    config = uvicorn.Config(WORKER_APP, factory=True, workers=workers, **uvicorn_options(settings))
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        return STARTUP_FAILURE
+    return 0

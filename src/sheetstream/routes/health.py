@@ -1,6 +1,9 @@
-"""Health: `/` for operators and API clients, `/healthz` (alive) and `/readyz` (can chat)."""
+"""Health: `/` for operators and API clients, `/healthz` (alive) and `/readyz` (can chat: the
+model, the storage and the broker answer; 503 naming those `down` otherwise)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -32,5 +35,6 @@ async def alive() -> dict[str, str]:
 async def ready(request: Request) -> JSONResponse:
     report = await health_report(request.app.state)
     ok = report["status"] == "ok"
-    body = {"ready": ok, "model": report["model"], "storage": report["storage"]}
+    body: dict[str, Any] = {"ready": ok, "node": report["node"], "down": report["down"]}
+    body.update({name: report[name] for name in ("model", "storage", "broker")})
     return JSONResponse(body, status_code=200 if ok else 503)
