@@ -177,15 +177,18 @@ class Fleet:
             "workbook_id": record.workbook_id,
             "created_at": record.created_at,
         }
-        await self.broker.claims.join(
-            RUNNING, stream.stream_id, RUNNING_TTL_S, value=orjson.dumps(description).decode()
-        )
+        # logged first: with Redis away the answer goes on, and is written when it is back
         self.relay.track(stream, description)
         message = {"op": "start", "stream_id": stream.stream_id, "description": description}
-        with contextlib.suppress(Unavailable):
+        try:
+            await self.broker.claims.join(
+                RUNNING, stream.stream_id, RUNNING_TTL_S, value=orjson.dumps(description).decode()
+            )
             await self.broker.hub.publish(
                 session_channel(stream.session_id), orjson.dumps(message).decode()
             )
+        except Unavailable as exc:  # no reaper will know of it should this node die now
+            log.warning("could not announce the answer %s: %s", stream.stream_id, exc.message)
 
     async def release(self, stream: Stream) -> None:
         """The answer ended: free the session and the owner's place (its log entry goes
