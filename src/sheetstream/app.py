@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except LLMError as exc:
             app.state.model_error = exc.message
             log.error("model %s is not ready: %s", settings.model, exc.message)
-        app.state.workbooks = WorkbookService(settings)
+        app.state.workbooks = WorkbookService(settings, storage)
         await app.state.workbooks.start()
         service = ChatService(
             settings,

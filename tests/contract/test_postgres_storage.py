@@ -119,6 +119,29 @@ async def test_newer_schema_is_refused(postgres_url: str) -> None:
         await PostgresStorage(postgres_url).connect()
 
 
+async def test_a_database_of_the_first_schema_gains_the_workbook_index(postgres_url: str) -> None:
+    """A database the history-only release made keeps its history and gains the index."""
+    with psycopg.connect(postgres_url, autocommit=True) as conn, conn.transaction():
+        conn.execute(
+            "CREATE TABLE sheetstream_migrations (version INTEGER PRIMARY KEY, "
+            "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        for statement in MIGRATIONS[0][1]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO sheetstream_migrations (version, name) VALUES (1, 'initial')")
+        conn.execute("INSERT INTO sessions VALUES ('s1', 1, 1, 'alice')")
+    store = PostgresStorage(postgres_url)
+    await store.connect()
+    try:
+        assert await store.session_owner("s1") == "alice"
+        assert await store.list_workbooks(None) == []
+        assert await store.workbook_usage("alice") == (0, 0)
+    finally:
+        await store.disconnect()
+    versions = query(postgres_url, "SELECT version FROM sheetstream_migrations ORDER BY version")
+    assert versions == [(1,), (2,)] and len(MIGRATIONS) == 2
+
+
 async def test_processes_starting_together_migrate_once(postgres_url: str) -> None:
     stores = [PostgresStorage(postgres_url, pool_size=1) for _ in range(8)]
     await asyncio.gather(*(s.connect() for s in stores))

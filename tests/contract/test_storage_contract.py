@@ -18,7 +18,7 @@ import pytest
 
 from sheetstream.errors import NotFound, StorageError
 from sheetstream.storage import create_storage
-from sheetstream.storage.base import MessageRecord, Storage
+from sheetstream.storage.base import MessageRecord, Storage, WorkbookEntry
 from sheetstream.storage.sqlite import MIGRATIONS, SQLiteStorage
 
 if TYPE_CHECKING:
@@ -357,6 +357,140 @@ async def test_concurrent_sessions_and_finishes(storage: Storage) -> None:
         assert got == [finished(make_record(n, session_id)) for n in range(5)]
 
 
+# --- the workbook index -----------------------------------------------------------------------
+
+
+def make_workbook(n: int, owner: str = "alice", **overrides: object) -> WorkbookEntry:
+    entry = WorkbookEntry(
+        workbook_id=f"wb_{n:016d}",
+        owner=owner,
+        stored_bytes=1000 * n + 7,
+        uploaded_at=T0 + n,
+        summary={
+            "workbook_id": f"wb_{n:016d}",
+            "filename": f"book {n}.xlsx",
+            "format": "xlsx",
+            "size_bytes": 900 * n,
+            "uploaded_at": T0 + n,
+            "sheets": [{"name": "Sales", "rows": n, "columns": 3}],
+        },
+    )
+    return dataclasses.replace(entry, **overrides)  # type: ignore[arg-type]
+
+
+async def test_an_added_workbook_is_got_whole(storage: Storage) -> None:
+    entry = make_workbook(1)
+    assert await storage.get_workbook(entry.workbook_id) is None
+    assert await storage.add_workbook(entry) is True
+    got = await storage.get_workbook(entry.workbook_id)
+    assert got == entry
+    assert got is not None and isinstance(got.stored_bytes, int)
+    assert isinstance(got.uploaded_at, float)
+
+
+async def test_adding_a_workbook_again_keeps_the_first_entry(storage: Storage) -> None:
+    entry = make_workbook(1)
+    assert await storage.add_workbook(entry) is True
+    again = dataclasses.replace(entry, owner="bob", stored_bytes=1)
+    assert await storage.add_workbook(again) is False
+    assert await storage.get_workbook(entry.workbook_id) == entry
+    assert await storage.workbook_usage("bob") == (0, 0)
+
+
+async def test_workbooks_are_listed_per_owner_oldest_first(storage: Storage) -> None:
+    alices = [make_workbook(n) for n in (3, 1, 2)]
+    bobs = [make_workbook(n, owner="bob") for n in (5, 4)]
+    opens = [make_workbook(6, owner="")]
+    for entry in alices + bobs + opens:
+        await storage.add_workbook(entry)
+    by_time = sorted(alices + bobs + opens, key=lambda e: e.uploaded_at)
+    assert await storage.list_workbooks("alice") == sorted(alices, key=lambda e: e.uploaded_at)
+    assert await storage.list_workbooks("bob") == sorted(bobs, key=lambda e: e.uploaded_at)
+    assert await storage.list_workbooks("") == opens
+    assert await storage.list_workbooks("carol") == []
+    assert await storage.list_workbooks(None) == by_time
+
+
+async def test_workbooks_uploaded_at_the_same_time_list_in_a_stable_order(
+    storage: Storage,
+) -> None:
+    entries = [make_workbook(n, uploaded_at=T0) for n in (2, 3, 1)]
+    for entry in entries:
+        await storage.add_workbook(entry)
+    first = await storage.list_workbooks("alice")
+    assert first == sorted(entries, key=lambda e: e.workbook_id)
+    assert await storage.list_workbooks(None) == first
+
+
+async def test_workbook_usage_counts_and_sums_per_owner(storage: Storage) -> None:
+    assert await storage.workbook_usage("alice") == (0, 0)
+    for entry in [make_workbook(1), make_workbook(2), make_workbook(3, owner="bob")]:
+        await storage.add_workbook(entry)
+    assert await storage.workbook_usage("alice") == (2, 1007 + 2007)
+    assert await storage.workbook_usage("bob") == (1, 3007)
+    assert await storage.workbook_usage("") == (0, 0)
+    big = make_workbook(4, owner="", stored_bytes=50 * 2**30)  # past 32 bits
+    await storage.add_workbook(big)
+    assert await storage.workbook_usage("") == (1, 50 * 2**30)
+
+
+async def test_a_deleted_workbook_is_gone_everywhere(storage: Storage) -> None:
+    kept, deleted = make_workbook(1), make_workbook(2)
+    await storage.add_workbook(kept)
+    await storage.add_workbook(deleted)
+    assert await storage.delete_workbook(deleted.workbook_id) is True
+    assert await storage.delete_workbook(deleted.workbook_id) is False
+    assert await storage.delete_workbook("wb_never_was_one0") is False
+    assert await storage.get_workbook(deleted.workbook_id) is None
+    assert await storage.list_workbooks("alice") == [kept]
+    assert await storage.workbook_usage("alice") == (1, kept.stored_bytes)
+    assert await storage.add_workbook(deleted) is True  # its id may be indexed again
+
+
+async def test_workbook_summaries_round_trip_unicode_and_nul(storage: Storage) -> None:
+    summary = {
+        "filename": UNICODE + ".xlsx",
+        "sheets": [{"name": "nul\x00in it", "rows": 0, "columns": 0}],
+        "nested": {"list": [1, 2.5, None, True, "é"], "big": 2**62},
+    }
+    entry = make_workbook(1, owner="ownër 🔑", summary=summary)
+    await storage.add_workbook(entry)
+    assert await storage.get_workbook(entry.workbook_id) == entry
+    assert await storage.list_workbooks("ownër 🔑") == [entry]
+
+
+async def test_the_workbook_index_survives_disconnect_and_connect(backend: StoreFactory) -> None:
+    entry = make_workbook(1)
+    async with backend.connected() as store:
+        await store.add_workbook(entry)
+    async with backend.connected(interrupt_streaming=False) as store:
+        assert await store.get_workbook(entry.workbook_id) == entry
+        assert await store.workbook_usage("alice") == (1, entry.stored_bytes)
+
+
+async def test_two_handles_on_one_store_see_each_others_workbooks(backend: StoreFactory) -> None:
+    """What a fleet relies on: an upload through one node is seen, and a delete, by another."""
+    entry = make_workbook(1)
+    async with (
+        backend.connected(interrupt_streaming=False) as a,
+        backend.connected(interrupt_streaming=False) as b,
+    ):
+        await a.add_workbook(entry)
+        assert await b.get_workbook(entry.workbook_id) == entry
+        assert await b.list_workbooks(None) == [entry]
+        assert await b.add_workbook(entry) is False
+        assert await b.delete_workbook(entry.workbook_id) is True
+        assert await a.get_workbook(entry.workbook_id) is None
+        assert await a.workbook_usage("alice") == (0, 0)
+
+
+async def test_concurrent_workbook_adds_of_one_id_index_it_once(storage: Storage) -> None:
+    entry = make_workbook(1)
+    added = await asyncio.gather(*(storage.add_workbook(entry) for _ in range(20)))
+    assert added.count(True) == 1
+    assert await storage.list_workbooks(None) == [entry]
+
+
 CALLS: dict[str, Callable[[Storage], Awaitable[object]]] = {
     "ping": lambda s: s.ping(),
     "ensure_session": lambda s: s.ensure_session("s1", T0),
@@ -368,6 +502,11 @@ CALLS: dict[str, Callable[[Storage], Awaitable[object]]] = {
     "delete_session": lambda s: s.delete_session("s1"),
     "forget_empty_sessions": lambda s: s.forget_empty_sessions(["s1"]),
     "interrupt_messages": lambda s: s.interrupt_messages(["s1-stream-1"]),
+    "add_workbook": lambda s: s.add_workbook(make_workbook(1)),
+    "get_workbook": lambda s: s.get_workbook("wb_0000000000000001"),
+    "list_workbooks": lambda s: s.list_workbooks(None),
+    "workbook_usage": lambda s: s.workbook_usage(""),
+    "delete_workbook": lambda s: s.delete_workbook("wb_0000000000000001"),
 }
 
 
@@ -441,6 +580,26 @@ async def test_sqlite_migration_counts_the_bytes_of_earlier_messages(tmp_path: P
         assert await store.history_bytes("alice") == len("é?".encode()) + len("answer") + 3
     finally:
         await store.disconnect()
+
+
+async def test_sqlite_migration_adds_an_empty_workbook_index(tmp_path: Path) -> None:
+    """A database from before the workbook index keeps its history and gains the index."""
+    path = tmp_path / "old.db"
+    with closing(sqlite3.connect(path)) as conn:
+        for migration in MIGRATIONS[:5]:
+            migration(conn)
+        conn.execute("PRAGMA user_version = 5")
+        conn.execute("INSERT INTO sessions VALUES ('s1', 1, 1, 'alice')")
+        conn.commit()
+    store = create_storage(f"sqlite:///{path}")
+    await store.connect()
+    try:
+        assert await store.session_owner("s1") == "alice"
+        assert await store.list_workbooks(None) == []
+        assert await store.add_workbook(make_workbook(1)) is True
+    finally:
+        await store.disconnect()
+    assert _pragma(path, "user_version") == len(MIGRATIONS) == 6
 
 
 async def test_sqlite_relative_and_absolute_urls(

@@ -47,7 +47,7 @@ async def upload(request: Request, owner: Owner) -> JSONResponse:
 
 @router.get("/api/workbooks")
 async def list_workbooks(request: Request, owner: Owner) -> dict[str, Any]:
-    return {"workbooks": _service(request).list(owner)}
+    return {"workbooks": await _service(request).list(owner)}
 
 
 @router.get("/api/workbooks/{workbook_id}")

@@ -1,4 +1,5 @@
-"""What every history store offers: sessions and the messages of their conversations."""
+"""What every store offers: sessions and the messages of their conversations, and the index
+of the workbooks (which exist, whose, what they take); their files stay in the data dir."""
 
 from __future__ import annotations
 
@@ -62,8 +63,40 @@ class MessageRecord:
         }
 
 
-class Storage(Protocol):
-    """Durable sessions and history. Errors surface as `StorageError`."""
+@dataclass(frozen=True, slots=True)
+class WorkbookEntry:
+    """What the index knows of one workbook; its profile is the `workbook.json` beside its
+    tables."""
+
+    workbook_id: str
+    owner: str  # '' for workbooks of an open service
+    stored_bytes: int  # the original, its tables and its record, as the quota counts them
+    uploaded_at: float
+    summary: dict[str, Any]  # what `GET /api/workbooks` lists
+
+
+class WorkbookIndex(Protocol):
+    """Which workbooks exist, whose they are and what they take: the storage's part that the
+    workbook service uses (a `Storage`, or an in-process index when there is none)."""
+
+    async def add_workbook(self, entry: WorkbookEntry) -> bool:
+        """Index a workbook; False (the stored entry kept) if its id is indexed already."""
+
+    async def get_workbook(self, workbook_id: str) -> WorkbookEntry | None:
+        """The workbook's entry, or None if there is no such workbook."""
+
+    async def list_workbooks(self, owner: str | None) -> list[WorkbookEntry]:
+        """`owner`'s workbooks (None: everyone's), oldest upload first."""
+
+    async def workbook_usage(self, owner: str) -> tuple[int, int]:
+        """How many workbooks `owner` ('' on an open service) has, and the bytes they take."""
+
+    async def delete_workbook(self, workbook_id: str) -> bool:
+        """Forget the workbook's entry; False if there was none."""
+
+
+class Storage(WorkbookIndex, Protocol):
+    """Durable sessions, history and the workbook index. Errors surface as `StorageError`."""
 
     async def connect(self, *, interrupt_streaming: bool = True) -> None:
         """Open the store and create or migrate its schema. With `interrupt_streaming`, mark

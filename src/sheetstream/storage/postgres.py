@@ -1,4 +1,5 @@
-"""History in PostgreSQL, shared by every process of a fleet, through psycopg 3's async API.
+"""History and the workbook index in PostgreSQL, shared by every process of a fleet, through
+psycopg 3's async API.
 
 Calls borrow a connection from a `psycopg_pool.AsyncConnectionPool` (opened by `connect()`,
 closed by `disconnect()`), each in autocommit mode, so a write is durable on return. Every
@@ -32,7 +33,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from sheetstream.errors import NotFound, StorageError
-from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord
+from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord, WorkbookEntry
 
 T = TypeVar("T")
 Connection = psycopg.AsyncConnection[TupleRow]
@@ -123,7 +124,24 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
             "CREATE INDEX messages_streaming ON messages (stream_id) WHERE status = 'streaming'",
         ),
     ),
+    (
+        "workbooks: the workbook index, SQLite's m006",
+        (
+            # the files stay in DATA_DIR/workbooks/<id>/; summary is JSON, as text
+            """
+            CREATE TABLE workbooks (
+                id TEXT PRIMARY KEY,
+                owner TEXT NOT NULL DEFAULT '',
+                stored_bytes BIGINT NOT NULL,
+                uploaded_at DOUBLE PRECISION NOT NULL,
+                summary TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX workbooks_owner ON workbooks (owner, uploaded_at)",
+        ),
+    ),
 ]
+_WORKBOOK_COLUMNS = "id, owner, stored_bytes, uploaded_at, summary"
 
 # pg_advisory_xact_lock key held while migrating: 'SHSTMIGR' in ASCII.
 _MIGRATION_LOCK = 0x5348_5354_4D49_4752
@@ -180,6 +198,11 @@ def _to_record(row: TupleRow) -> MessageRecord:
         if values[column] is not None:
             values[column] = json.loads(values[column])
     return MessageRecord(**values)
+
+
+def _to_workbook(row: TupleRow) -> WorkbookEntry:
+    workbook_id, owner, stored_bytes, uploaded_at, summary = row
+    return WorkbookEntry(workbook_id, owner, int(stored_bytes), uploaded_at, json.loads(summary))
 
 
 def _one_line(text: str) -> str:
@@ -492,6 +515,64 @@ class PostgresStorage:
 
         rows = await self._run(f"reading session {session_id!r}", select)
         return [_to_record(row) for row in reversed(rows)]
+
+    async def add_workbook(self, entry: WorkbookEntry) -> bool:
+        values = (
+            _text(entry.workbook_id),
+            _text(entry.owner),
+            entry.stored_bytes,
+            entry.uploaded_at,
+            json.dumps(entry.summary),  # ASCII: a NUL in it is escaped
+        )
+
+        async def insert(conn: Connection) -> bool:
+            cur = await conn.execute(
+                f"INSERT INTO workbooks ({_WORKBOOK_COLUMNS}) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (id) DO NOTHING",
+                values,
+            )
+            return cur.rowcount > 0
+
+        return await self._run(f"indexing workbook {entry.workbook_id!r}", insert)
+
+    async def get_workbook(self, workbook_id: str) -> WorkbookEntry | None:
+        async def select(conn: Connection) -> TupleRow | None:
+            cur = await conn.execute(
+                f"SELECT {_WORKBOOK_COLUMNS} FROM workbooks WHERE id = %s", (_text(workbook_id),)
+            )
+            return await cur.fetchone()
+
+        row = await self._run(f"reading workbook {workbook_id!r}", select)
+        return None if row is None else _to_workbook(row)
+
+    async def list_workbooks(self, owner: str | None) -> list[WorkbookEntry]:
+        where, params = ("", ()) if owner is None else ("WHERE owner = %s", (_text(owner),))
+        query = f"SELECT {_WORKBOOK_COLUMNS} FROM workbooks {where} ORDER BY uploaded_at, id"
+
+        async def select(conn: Connection) -> list[TupleRow]:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+
+        return [_to_workbook(row) for row in await self._run("listing workbooks", select)]
+
+    async def workbook_usage(self, owner: str) -> tuple[int, int]:
+        async def usage(conn: Connection) -> tuple[int, int]:
+            cur = await conn.execute(
+                "SELECT count(*), coalesce(sum(stored_bytes), 0)::bigint FROM workbooks "
+                "WHERE owner = %s",
+                (_text(owner),),
+            )
+            row = await cur.fetchone()
+            return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+        return await self._run("summing the workbooks' bytes", usage)
+
+    async def delete_workbook(self, workbook_id: str) -> bool:
+        async def delete(conn: Connection) -> bool:
+            cur = await conn.execute("DELETE FROM workbooks WHERE id = %s", (_text(workbook_id),))
+            return cur.rowcount > 0
+
+        return await self._run(f"deleting workbook {workbook_id!r}", delete)
 
 
 def _not_connected() -> StorageError:

@@ -1,4 +1,4 @@
-"""History in one SQLite file, through the stdlib `sqlite3` module.
+"""History and the workbook index in one SQLite file, through the stdlib `sqlite3` module.
 
 The single connection lives on one dedicated worker thread; every call is handed to that thread
 with `run_in_executor`, so the event loop never blocks on disk and the connection is never shared
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sheetstream.errors import NotFound, StorageError
-from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord
+from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord, WorkbookEntry
 
 T = TypeVar("T")
 
@@ -59,6 +59,7 @@ _HISTORY_BYTES = (
     "SELECT coalesce(sum(m.bytes), 0) FROM sessions s JOIN messages m ON m.session_id = s.id "
     "WHERE s.owner = ?"
 )
+_WORKBOOK_COLUMNS = "id, owner, stored_bytes, uploaded_at, summary"
 
 
 def _m001_initial(conn: sqlite3.Connection) -> None:
@@ -119,6 +120,22 @@ def _m005_usage(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX sessions_owner ON sessions (owner)")
 
 
+def _m006_workbooks(conn: sqlite3.Connection) -> None:
+    # the workbook index (the files stay in DATA_DIR/workbooks/<id>/); summary is JSON
+    conn.execute(
+        """
+        CREATE TABLE workbooks (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL DEFAULT '',
+            stored_bytes INTEGER NOT NULL,
+            uploaded_at REAL NOT NULL,
+            summary TEXT NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX workbooks_owner ON workbooks (owner, uploaded_at)")
+
+
 # Append new migrations; never edit or reorder applied ones. user_version = how many ran.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m001_initial,
@@ -126,6 +143,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _m003_owner,
     _m004_tools,
     _m005_usage,
+    _m006_workbooks,
 ]
 
 
@@ -190,6 +208,11 @@ def _db_value(record: MessageRecord, column: str) -> Any:
     if column in _JSON_COLUMNS and value is not None:
         return json.dumps(value)
     return value
+
+
+def _to_workbook(row: tuple[Any, ...]) -> WorkbookEntry:
+    workbook_id, owner, stored_bytes, uploaded_at, summary = row
+    return WorkbookEntry(workbook_id, owner, int(stored_bytes), uploaded_at, json.loads(summary))
 
 
 class SQLiteStorage:
@@ -333,3 +356,43 @@ class SQLiteStorage:
         query = f"{_SELECT} WHERE session_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?"
         rows = await self._run(lambda c: c.execute(query, (session_id, limit)).fetchall())
         return [_to_record(row) for row in reversed(rows)]
+
+    async def add_workbook(self, entry: WorkbookEntry) -> bool:
+        values = (
+            entry.workbook_id,
+            entry.owner,
+            entry.stored_bytes,
+            entry.uploaded_at,
+            json.dumps(entry.summary),
+        )
+        added = await self._run(
+            lambda c: (
+                c.execute(
+                    f"INSERT OR IGNORE INTO workbooks ({_WORKBOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                    values,
+                ).rowcount
+            )
+        )
+        return bool(added)
+
+    async def get_workbook(self, workbook_id: str) -> WorkbookEntry | None:
+        query = f"SELECT {_WORKBOOK_COLUMNS} FROM workbooks WHERE id = ?"
+        row = await self._run(lambda c: c.execute(query, (workbook_id,)).fetchone())
+        return None if row is None else _to_workbook(row)
+
+    async def list_workbooks(self, owner: str | None) -> list[WorkbookEntry]:
+        where, params = ("", ()) if owner is None else ("WHERE owner = ?", (owner,))
+        query = f"SELECT {_WORKBOOK_COLUMNS} FROM workbooks {where} ORDER BY uploaded_at, id"
+        rows = await self._run(lambda c: c.execute(query, params).fetchall())
+        return [_to_workbook(row) for row in rows]
+
+    async def workbook_usage(self, owner: str) -> tuple[int, int]:
+        query = "SELECT count(*), coalesce(sum(stored_bytes), 0) FROM workbooks WHERE owner = ?"
+        row = await self._run(lambda c: c.execute(query, (owner,)).fetchone())
+        return int(row[0]), int(row[1])
+
+    async def delete_workbook(self, workbook_id: str) -> bool:
+        deleted = await self._run(
+            lambda c: c.execute("DELETE FROM workbooks WHERE id = ?", (workbook_id,)).rowcount
+        )
+        return bool(deleted)

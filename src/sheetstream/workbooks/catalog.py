@@ -3,11 +3,12 @@
 The original upload is kept as `original` (never served back); the parsed tables are
 `tables.duckdb`; `workbook.json` holds the profile the API returns.
 
-The catalog keeps an index of every workbook's summary in memory (read once at start-up), so
-listing, ownership checks and quotas never read a file; whole records are read on demand and
-a few are kept. The methods that touch files (`scan`, `write`, `read`, `remove_files`) are
-synchronous and thread-safe: callers run them off the event loop; the index is changed only
-on the loop (`add`, `forget`).
+Which workbooks exist, whose they are and what they take is the index's (`WorkbookIndex`): the
+database's, shared by every node, or `MemoryIndex` for a service built without storage. The
+catalog only touches files: `scan` (to index workbooks from before the database knew them),
+`write`, `read` (a few records kept parsed: a record never changes once written, so callers
+ask the index whether it still exists first), `forget_record` and `remove_files`. They are
+synchronous and thread-safe: callers run them off the event loop.
 """
 
 from __future__ import annotations
@@ -18,70 +19,78 @@ import secrets
 import shutil
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from sheetstream.storage.base import WorkbookEntry
+
 _ID = re.compile(r"wb_[A-Za-z0-9_-]{16}")
 _CACHE_BYTES = 32 * 1024 * 1024  # of workbook.json files kept parsed
+
+Entry = WorkbookEntry  # what the index knows of one workbook without reading its record
 
 
 def new_workbook_id() -> str:
     return "wb_" + secrets.token_urlsafe(12)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """What the index knows of one workbook without reading its record."""
+def is_workbook_id(workbook_id: str) -> bool:
+    return _ID.fullmatch(workbook_id) is not None
 
-    workbook_id: str
-    owner: str
-    stored_bytes: int  # the original, its tables and its record, as the quota counts them
-    summary: dict[str, Any]  # what `GET /api/workbooks` lists
+
+class MemoryIndex:
+    """A `WorkbookIndex` in this process only, filled from the folders at start-up: for a
+    service without storage (one process, nothing to share)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+
+    async def add_workbook(self, entry: Entry) -> bool:
+        return self.entries.setdefault(entry.workbook_id, entry) is entry
+
+    async def get_workbook(self, workbook_id: str) -> Entry | None:
+        return self.entries.get(workbook_id)
+
+    async def list_workbooks(self, owner: str | None) -> list[Entry]:
+        own = [e for e in self.entries.values() if owner is None or e.owner == owner]
+        return sorted(own, key=lambda e: (e.uploaded_at, e.workbook_id))
+
+    async def workbook_usage(self, owner: str) -> tuple[int, int]:
+        own = [e for e in self.entries.values() if e.owner == owner]
+        return len(own), sum(e.stored_bytes for e in own)
+
+    async def delete_workbook(self, workbook_id: str) -> bool:
+        return self.entries.pop(workbook_id, None) is not None
 
 
 class WorkbookCatalog:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.index: dict[str, Entry] = {}
         self._cache: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
         self._cached_bytes = 0
         self._lock = threading.Lock()
 
     def folder(self, workbook_id: str) -> Path | None:
         """The workbook's folder, or None for an id that is not one of ours."""
-        if _ID.fullmatch(workbook_id) is None:
+        if not is_workbook_id(workbook_id):
             return None
         return self.root / workbook_id
 
-    # --- the index, on the event loop
-
-    def add(self, entry: Entry) -> None:
-        self.index[entry.workbook_id] = entry
-
-    def forget(self, workbook_id: str) -> Entry | None:
-        with self._lock:
-            cached = self._cache.pop(workbook_id, None)
-            if cached is not None:
-                self._cached_bytes -= cached[0]
-        return self.index.pop(workbook_id, None)
-
-    def entries(self) -> list[Entry]:
-        return sorted(self.index.values(), key=lambda e: e.summary["uploaded_at"])
-
-    def usage(self, owner: str) -> tuple[int, int]:
-        """How many workbooks `owner` has, and the bytes they take."""
-        own = [e for e in self.index.values() if e.owner == owner]
-        return len(own), sum(e.stored_bytes for e in own)
-
-    # --- files, on worker threads
-
-    def scan(self) -> list[Entry]:
-        """Every readable record's entry, for the index at start-up."""
+    def scan(self, skip: Collection[str] = ()) -> list[Entry]:
+        """The entry of every readable record but those of the ids in `skip`, oldest first."""
         if not self.root.is_dir():
             return []
-        found = (self.read(folder.name, remember=False) for folder in sorted(self.root.iterdir()))
-        return [self._entry(record) for record in found if record is not None]
+        entries = []
+        for folder in sorted(f for f in self.root.iterdir() if f.name not in skip):
+            record = self.read(folder.name, remember=False)
+            if record is None or record.get("workbook_id") != folder.name:
+                continue
+            try:
+                entries.append(self._entry(record))
+            except (OSError, LookupError, TypeError):
+                continue  # removed meanwhile (another node deleting it), or not a record
+        return sorted(entries, key=lambda e: e.uploaded_at)
 
     def create(self, workbook_id: str) -> Path:
         folder = self.root / workbook_id
@@ -89,7 +98,7 @@ class WorkbookCatalog:
         return folder
 
     def write(self, record: dict[str, Any]) -> Entry:
-        """Save the record of a new workbook; its entry goes to the index with `add`."""
+        """Save the record of a new workbook; its entry is for the index."""
         path = self.root / record["workbook_id"] / "workbook.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, ensure_ascii=False))
@@ -119,6 +128,21 @@ class WorkbookCatalog:
         folder = self.folder(workbook_id)
         return None if folder is None else folder / "tables.duckdb"
 
+    def has_record(self, workbook_id: str) -> bool:
+        folder = self.folder(workbook_id)
+        return folder is not None and (folder / "workbook.json").is_file()
+
+    def forget_record(self, workbook_id: str) -> None:
+        """Remove the record first, so that a node indexing the folders meanwhile (`scan`)
+        cannot bring a deleted workbook back: a folder without one is left alone."""
+        with self._lock:
+            cached = self._cache.pop(workbook_id, None)
+            if cached is not None:
+                self._cached_bytes -= cached[0]
+        folder = self.folder(workbook_id)
+        if folder is not None:
+            (folder / "workbook.json").unlink(missing_ok=True)
+
     def remove_files(self, workbook_id: str) -> None:
         folder = self.folder(workbook_id)
         if folder is not None:
@@ -143,6 +167,7 @@ class WorkbookCatalog:
             workbook_id=record["workbook_id"],
             owner=record.get("owner", ""),
             stored_bytes=stored,
+            uploaded_at=record["uploaded_at"],
             summary=_summary(record),
         )
 

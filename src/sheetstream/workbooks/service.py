@@ -1,11 +1,20 @@
-"""Uploading, describing, querying and deleting workbooks: the steps in order, no HTTP."""
+"""Uploading, describing, querying and deleting workbooks: the steps in order, no HTTP.
+
+Which workbooks exist, whose they are and what they take is the index's: the storage's (the
+database every node of a fleet shares) when the service is given one, else `MemoryIndex`. The
+files (the original, the tables, the profile in `workbook.json`) are in the data dir, which a
+fleet shares too. Each node remembers the entries it has seen (`known`), for the chat's
+synchronous check (`find`); everything else asks the index (`locate`), so a workbook deleted
+on one node is gone on all of them at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,16 +23,35 @@ from sheetstream.access import visible
 from sheetstream.errors import Overloaded, RateLimited, SheetstreamError, WorkbookNotFound
 from sheetstream.gate import Gate
 from sheetstream.settings import Settings
-from sheetstream.workbooks.catalog import Entry, WorkbookCatalog, new_workbook_id
+from sheetstream.storage.base import Storage, WorkbookIndex
+from sheetstream.workbooks.catalog import (
+    Entry,
+    MemoryIndex,
+    WorkbookCatalog,
+    is_workbook_id,
+    new_workbook_id,
+)
 from sheetstream.workbooks.inspect import InspectLimits, clean_filename, sniff
 from sheetstream.workbooks.parse import ParseLimits, parse_workbook
 from sheetstream.workbooks.query import QueryLimits, QueryResult, run_query
 from sheetstream.workbooks.receive import receive_file
 
+log = logging.getLogger(__name__)
+
+KNOWN_ENTRIES = 10_000  # entries a node remembers for `find`, the least recently used dropped
+
 
 class WorkbookService:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, storage: Storage | None = None) -> None:
         self.catalog = WorkbookCatalog(settings.data_dir / "workbooks")
+        # without storage the index is this process's alone, and complete: `find` trusts it
+        self.memory: MemoryIndex | None = None
+        self.index: WorkbookIndex
+        if storage is None:
+            self.index = self.memory = MemoryIndex()
+        else:
+            self.index = storage
+        self.known: OrderedDict[str, Entry] = OrderedDict()  # of the index, seen on this node
         self.max_bytes = settings.workbook_max_bytes
         self.inspect_limits = InspectLimits(
             max_entries=settings.workbook_max_entries,
@@ -64,8 +92,23 @@ class WorkbookService:
         }
 
     async def start(self) -> None:
-        for entry in await asyncio.to_thread(self.catalog.scan):
-            self.catalog.add(entry)
+        """Index the workbooks on disk that the index does not have: all of them without
+        storage, and after an upgrade those from before the database held the index."""
+        indexed = {e.workbook_id for e in await self.index.list_workbooks(None)}
+        added = 0
+        for entry in await asyncio.to_thread(self.catalog.scan, indexed):
+            if not await self.index.add_workbook(entry):
+                continue  # another node indexed it meanwhile
+            if self.memory is None and not await asyncio.to_thread(
+                self.catalog.has_record, entry.workbook_id
+            ):
+                # deleted on another node while we read it (a delete removes the record
+                # before the entry): take it out again
+                await self.index.delete_workbook(entry.workbook_id)
+            else:
+                added += 1
+        if added and self.memory is None:
+            log.info("indexed %d workbooks found in %s", added, self.catalog.root)
 
     def close(self) -> None:
         self.parses.close()
@@ -83,9 +126,9 @@ class WorkbookService:
         The workbook belongs to `owner` ('' on an open service). `client` (the owner, or the
         address on an open service) may have only so many uploads in progress."""
         self._admit(client)
-        self.quotas.check_workbooks(*self.catalog.usage(owner or ""))
         self.uploading[client] += 1
         try:
+            self.quotas.check_workbooks(*await self.index.workbook_usage(owner or ""))
             return await self._upload(content_type, body, owner)
         finally:
             self.uploading[client] -= 1
@@ -114,7 +157,7 @@ class WorkbookService:
         try:
             original = folder / "original"
             given_name = await receive_file(content_type, body, original, self.max_bytes)
-            used = self.catalog.usage(owner or "")
+            used = await self.index.workbook_usage(owner or "")
             self.quotas.check_workbooks(*used, adding_bytes=original.stat().st_size)
             filename = clean_filename(given_name)
             fmt = await asyncio.to_thread(
@@ -128,40 +171,63 @@ class WorkbookService:
                 self.parse_limits,
                 self.inspect_limits,
             )
-            self.quotas.check_workbooks(
-                *self.catalog.usage(owner or ""), adding_bytes=_folder_bytes(folder)
-            )
+            used = await self.index.workbook_usage(owner or "")
+            self.quotas.check_workbooks(*used, adding_bytes=_folder_bytes(folder))
+            warnings: list[str] = profile.get("package_warnings", [])
+            for number, sheet in enumerate(profile["sheets"], start=1):
+                sheet["warnings"] = _sheet_warnings(number, sheet, warnings)
+            record = {
+                "workbook_id": workbook_id,
+                "owner": owner or "",
+                "filename": filename,
+                "format": fmt,
+                "size_bytes": original.stat().st_size,
+                "uploaded_at": time.time(),
+                "warnings": warnings + list(profile.get("warnings", [])),
+                "sheets": profile["sheets"],
+            }
+            # the files first, then the index: what the index lists can be read
+            entry = await asyncio.to_thread(self.catalog.write, record)
+            await self.index.add_workbook(entry)  # False: a starting node indexed it first
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True)
             raise
-        warnings: list[str] = profile.get("package_warnings", [])
-        for number, sheet in enumerate(profile["sheets"], start=1):
-            sheet["warnings"] = _sheet_warnings(number, sheet, warnings)
-        record = {
-            "workbook_id": workbook_id,
-            "owner": owner or "",
-            "filename": filename,
-            "format": fmt,
-            "size_bytes": original.stat().st_size,
-            "uploaded_at": time.time(),
-            "warnings": warnings + list(profile.get("warnings", [])),
-            "sheets": profile["sheets"],
-        }
-        self.catalog.add(await asyncio.to_thread(self.catalog.write, record))
+        self._remember(entry)
         return record
 
-    def find(self, workbook_id: str, owner: str | None = None) -> Entry:
-        """The workbook's index entry; another owner's answers exactly as a missing one."""
-        entry = self.catalog.index.get(workbook_id)
-        if entry is None or not visible(entry.owner, owner):
-            raise WorkbookNotFound(
-                f"Workbook {workbook_id[:64]!r} not found; upload it with POST /api/workbooks."
-            )
+    def find(self, workbook_id: str, owner: str | None = None) -> Entry | None:
+        """What this node can tell at once (the chat checks a `workbook_id` with it before
+        the answer starts): raises the not-found error for an id that is not a workbook's,
+        one this node knows is another owner's, or, without storage, one it does not have.
+        With storage, a workbook this node has not seen is None: `locate` (which `get`
+        calls) asks the database, the truth."""
+        if not is_workbook_id(workbook_id):
+            raise _not_found(workbook_id)
+        if self.memory is not None:
+            entry = self.memory.entries.get(workbook_id)
+            if entry is None:
+                raise _not_found(workbook_id)
+        else:
+            entry = self.known.get(workbook_id)
+        if entry is not None and not visible(entry.owner, owner):
+            raise _not_found(workbook_id)
+        return entry
+
+    async def locate(self, workbook_id: str, owner: str | None = None) -> Entry:
+        """The workbook's entry, from the index; another owner's answers exactly as a
+        missing one."""
+        entry = await self.index.get_workbook(workbook_id) if is_workbook_id(workbook_id) else None
+        if entry is None:
+            self.known.pop(workbook_id, None)
+            raise _not_found(workbook_id)
+        self._remember(entry)
+        if not visible(entry.owner, owner):
+            raise _not_found(workbook_id)
         return entry
 
     async def get(self, workbook_id: str, owner: str | None = None) -> dict[str, Any]:
         """The workbook's whole record (its profile), read off the event loop."""
-        self.find(workbook_id, owner)
+        await self.locate(workbook_id, owner)
         record = await asyncio.to_thread(self.catalog.read, workbook_id)
         if record is None:
             raise WorkbookNotFound(
@@ -169,12 +235,21 @@ class WorkbookService:
             )
         return record
 
-    def list(self, owner: str | None = None) -> list[dict[str, Any]]:
-        return [e.summary for e in self.catalog.entries() if visible(e.owner, owner)]
+    async def list(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """The summaries of `owner`'s workbooks (None: everyone's), oldest first."""
+        return [e.summary for e in await self.index.list_workbooks(owner)]
+
+    async def usage(self, owner: str | None = None) -> tuple[int, int]:
+        """How many workbooks `owner` has, and the bytes they take."""
+        return await self.index.workbook_usage(owner or "")
 
     async def delete(self, workbook_id: str, owner: str | None = None) -> None:
-        self.find(workbook_id, owner)  # raises the not-found error
-        self.catalog.forget(workbook_id)
+        await self.locate(workbook_id, owner)  # raises the not-found error
+        # the record first, so no node indexing the folders brings it back (`start`); then
+        # the index, after which no node serves it; then the rest of the files
+        await asyncio.to_thread(self.catalog.forget_record, workbook_id)
+        await self.index.delete_workbook(workbook_id)
+        self.known.pop(workbook_id, None)
         await asyncio.to_thread(self.catalog.remove_files, workbook_id)
 
     async def query(
@@ -182,11 +257,25 @@ class WorkbookService:
     ) -> QueryResult:
         """Run `sql` on the workbook as one of `client`'s queries (the owner, or the address
         on an open service), who may have only QUERY_PER_CLIENT running or waiting."""
-        self.find(workbook_id, owner)
+        await self.locate(workbook_id, owner)
         tables = self.catalog.tables(workbook_id)
         if tables is None:
             raise SheetstreamError("workbook tables missing")
         return await self.queries.run_for(client, run_query, tables, sql, self.query_limits)
+
+    def _remember(self, entry: Entry) -> None:
+        if self.memory is not None:
+            return  # the index itself is at hand
+        self.known[entry.workbook_id] = entry
+        self.known.move_to_end(entry.workbook_id)
+        while len(self.known) > KNOWN_ENTRIES:
+            self.known.popitem(last=False)
+
+
+def _not_found(workbook_id: str) -> WorkbookNotFound:
+    return WorkbookNotFound(
+        f"Workbook {workbook_id[:64]!r} not found; upload it with POST /api/workbooks."
+    )
 
 
 def _folder_bytes(folder: Path) -> int:
