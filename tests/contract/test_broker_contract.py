@@ -214,12 +214,12 @@ async def test_concurrent_claims_have_one_winner(nodes: Nodes) -> None:
 
 async def test_claim_lapses_unless_renewed(nodes: Nodes) -> None:
     a, b = nodes.node(), nodes.node()
-    await a.claims.claim("kept", "node-a", 0.3)
-    await a.claims.claim("lapsed", "node-a", 0.3)
-    await b.claims.claim("theirs", "node-b", 0.3)
-    await asyncio.sleep(0.15)
-    await a.claims.renew({"kept": "node-a", "theirs": "node-a"}, {}, 0.6)
+    await a.claims.claim("kept", "node-a", 1.0)
+    await a.claims.claim("lapsed", "node-a", 1.0)
+    await b.claims.claim("theirs", "node-b", 1.0)
     await asyncio.sleep(0.3)
+    await a.claims.renew({"kept": "node-a", "theirs": "node-a"}, {}, 5.0)
+    await asyncio.sleep(1.0)
     assert await b.claims.holder("kept") == "node-a"
     assert await b.claims.holder("lapsed") is None
     assert await b.claims.holder("theirs") is None  # renewing another's claim does nothing
@@ -250,10 +250,30 @@ async def test_concurrent_joins_never_exceed_the_limit(nodes: Nodes) -> None:
 
 async def test_members_lapse_unless_renewed(nodes: Nodes) -> None:
     a, b = nodes.node(), nodes.node()
-    await a.claims.join("nodes", "node-a", 0.3, value='{"pid": 1}')
-    await b.claims.join("nodes", "node-b", 0.3)
-    await asyncio.sleep(0.15)
-    await a.claims.renew({}, {"nodes": ["node-a", "gone"]}, 0.6)
+    await a.claims.join("nodes", "node-a", 1.0, value='{"pid": 1}')
+    await b.claims.join("nodes", "node-b", 1.0)
     await asyncio.sleep(0.3)
+    await a.claims.renew({}, {"nodes": ["node-a", "gone"]}, 5.0)
+    await asyncio.sleep(1.0)
     assert await b.claims.members("nodes") == {"node-a": '{"pid": 1}'}
     assert await b.claims.join("nodes", "node-b", 1, limit=2)  # a lapsed member frees its place
+
+
+async def test_channels_of_other_databases_are_not_heard(redis_url: str) -> None:
+    """Pub/sub is server-wide in Redis; two fleets on two databases must not cross-talk."""
+    from sheetstream.broker.redis import redis_broker
+    from tests.redisdb import fresh_redis_url
+
+    other_url = fresh_redis_url()
+    mine, other = redis_broker(redis_url), redis_broker(other_url)
+    try:
+        got: list[str] = []
+        await mine.hub.subscribe("fleet", got.append)
+        assert await other.hub.publish("fleet", "not for you") == 0
+        assert await other.hub.listeners(["fleet"]) == {"fleet": 0}
+        assert await mine.hub.publish("fleet", "for you") == 1
+        await eventually(lambda: got == ["for you"])
+    finally:
+        await mine.close()
+        await other.close()
+        release(other_url)

@@ -168,32 +168,36 @@ async def _mapped() -> AsyncIterator[None]:
 class RedisHub:
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
+        # Pub/sub channels are server-wide, not per database: a fleet's channels carry its
+        # database number, so fleets (and test runs) on other databases never hear them.
+        db = client.connection_pool.connection_kwargs.get("db", 0)
+        self._prefix = f"{PREFIX}{db}:"
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         self._handlers: dict[str, Handler] = {}
         self._reader: asyncio.Task[None] | None = None
 
     async def publish(self, channel: str, message: str) -> int:
         async with _mapped():
-            return int(await self._client.publish(PREFIX + channel, message))
+            return int(await self._client.publish(self._prefix + channel, message))
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
-        self._handlers[PREFIX + channel] = handler
+        self._handlers[self._prefix + channel] = handler
         async with _mapped():
-            await self._pubsub.subscribe(PREFIX + channel)
+            await self._pubsub.subscribe(self._prefix + channel)
         if self._reader is None:
             self._reader = asyncio.create_task(self._read(), name="redis-hub")
 
     async def unsubscribe(self, channel: str) -> None:
-        if self._handlers.pop(PREFIX + channel, None) is not None:
+        if self._handlers.pop(self._prefix + channel, None) is not None:
             async with _mapped():
-                await self._pubsub.unsubscribe(PREFIX + channel)
+                await self._pubsub.unsubscribe(self._prefix + channel)
 
     async def listeners(self, channels: list[str]) -> dict[str, int]:
         if not channels:
             return {}
         async with _mapped():
-            counts: Any = await self._client.pubsub_numsub(*(PREFIX + c for c in channels))
-        return {str(name)[len(PREFIX) :]: int(n) for name, n in counts}
+            counts: Any = await self._client.pubsub_numsub(*(self._prefix + c for c in channels))
+        return {str(name)[len(self._prefix) :]: int(n) for name, n in counts}
 
     async def _read(self) -> None:
         """Hand each message to its channel's handler; on a lost connection, reconnect (the
