@@ -82,8 +82,11 @@ async def test_a_workbook_uploaded_on_one_node_is_served_by_the_other_until_dele
         # A uploaded it and remembers it, but the database says it is gone
         async with SheetstreamClient.connect(f"{a.ws}/ws/chat") as client:
             late = await client.ask("/sheets", workbook_id=workbook_id)
+            # the session lets go of it: its next question is answered without it
+            after = await client.ask("hello")
         assert late.reason == "error" and late.chunks == []
         assert [e["code"] for e in late.errors] == ["workbook_not_found"]
+        assert after.reason == "complete"
         gone = await on_a.get(f"/api/workbooks/{workbook_id}")
         assert gone.status_code == 404 and gone.json()["error"] == "workbook_not_found"
         refused = await on_a.post(f"/api/workbooks/{workbook_id}/query", json=sql)

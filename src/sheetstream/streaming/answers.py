@@ -204,6 +204,8 @@ class Answers:
             messages = self._conversation(session.history, frame.content, workbook)
             evidence = profile_evidence(workbook) if workbook is not None else None
         except Exception as exc:  # found before any token: the answer ends as an error
+            if isinstance(exc, WorkbookNotFound) and session.workbook_id == workbook_id:
+                session.workbook_id = None  # deleted (on another node): the next chat is free
             if not isinstance(exc, SheetstreamError):
                 log.exception("preparing the answer of stream %s failed", stream.stream_id)
                 exc = SheetstreamError("The answer failed inside the server; please ask again.")
