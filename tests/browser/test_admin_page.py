@@ -8,12 +8,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.async_api import Page, expect
 from websockets.exceptions import ConnectionClosed
 
 from sheetstream.client import Frame, SheetstreamClient
 from tests.browser.conftest import screenshot
 from tests.conftest import SAMPLE, StartServer
+from tests.redisdb import fresh_redis_url, redis_reachable, release
 
 ADMIN_TOKEN = "operator-secret-token-0123"
 WAIT_MS = 10_000
@@ -86,6 +88,12 @@ async def test_admin_dashboard_live(page: Page, start_server: StartServer, tmp_p
         SheetstreamClient.connect(f"{srv.ws}/ws/chat") as second,
     ):
         await expect(connections).to_have_text("2", timeout=WAIT_MS)
+        # One node: the nodes table lists it, marked as this page's, without a fleet total.
+        node_rows = page.locator("#nodes-body tr")
+        await expect(node_rows).to_have_count(1)
+        await expect(node_rows.first).to_have_attribute("data-here", "1")
+        await expect(node_rows.first.locator('[data-field="connections"]')).to_have_text("2")
+        await expect(page.locator("#nodes-total")).to_be_hidden()
         first_request = await first.chat("Which region sold most?")
         await second.chat("And the least?")
 
@@ -171,3 +179,74 @@ async def test_admin_dashboard_live(page: Page, start_server: StartServer, tmp_p
         "data-state", "reconnecting", timeout=WAIT_MS
     )
     await expect(page.locator("#connection-message")).to_contain_text("Reconnecting in")
+
+
+async def test_admin_dashboard_of_a_fleet(
+    page: Page, start_server: StartServer, tmp_path: Path
+) -> None:
+    """Two nodes on one Redis: the page on one shows both, and acts on the other's answer."""
+    if not redis_reachable():
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    redis_url = fresh_redis_url()
+    try:
+        await _fleet_dashboard(page, start_server, tmp_path, redis_url)
+    finally:
+        release(redis_url)
+
+
+async def _fleet_dashboard(
+    page: Page, start_server: StartServer, tmp_path: Path, redis_url: str
+) -> None:
+    long_text = tmp_path / "long-answer.txt"
+    long_text.write_text((SAMPLE + "\n\n") * 4, encoding="utf-8")
+    settings = {
+        "admin_token": ADMIN_TOKEN,
+        "broker_url": redis_url,
+        "synthetic_rate": 40,
+        "synthetic_text": str(long_text),
+    }
+    here = await start_server(node_id="node-a", **settings)
+    there = await start_server(node_id="node-b", **settings)
+    await page.goto(f"{here.http}/admin")
+    await sign_in(page, ADMIN_TOKEN)
+    await expect(page.locator("#status")).to_have_attribute("data-state", "live", timeout=WAIT_MS)
+    async with SheetstreamClient.connect(f"{there.ws}/ws/chat") as client:
+        node_rows = page.locator("#nodes-body tr")
+        await expect(node_rows).to_have_count(2, timeout=WAIT_MS)
+        row_a = page.locator('#nodes-body tr[data-node-id="node-a"]')
+        row_b = page.locator('#nodes-body tr[data-node-id="node-b"]')
+        await expect(row_a).to_have_attribute("data-here", "1")
+        await expect(row_b).to_have_attribute("data-here", "0")
+        await expect(row_b.locator('[data-field="connections"]')).to_have_text("1", timeout=WAIT_MS)
+        await expect(row_a.locator('[data-field="connections"]')).to_have_text("0")
+        total = page.locator("#nodes-total")
+        await expect(total).to_be_visible()
+        await expect(total.locator('[data-field="connections"]')).to_have_text("1")
+        await expect(page.locator('[data-metric="connections"]')).to_have_text("0")  # node-a
+        await expect(page.locator('[data-metric="this_node"]')).to_have_text("node-a")
+
+        request_id = await client.chat("Which region sold most?")
+        session_row = page.locator(f'#sessions-body tr[data-session-id="{client.session_id}"]')
+        await expect(session_row.locator("td.node")).to_contain_text("node-b", timeout=WAIT_MS)
+        await expect(session_row.locator(".badge")).to_have_text(
+            "streaming · token", timeout=WAIT_MS
+        )
+        await expect(row_b.locator('[data-field="streams"]')).to_have_text("1", timeout=WAIT_MS)
+        answer = asyncio.create_task(
+            frames_until(client, lambda f: f["type"] == "end" and f.get("request_id") == request_id)
+        )
+        await session_row.locator('button[data-action="cancel"]').click()
+        assert (await answer)[-1]["reason"] == "cancelled"
+        await expect(page.locator("#action-notice")).to_contain_text("Cancelled")
+
+        await page.locator("#broadcast-content").fill("To the whole fleet.")
+        await page.locator("#broadcast-send").click()
+        await expect(page.locator('[data-metric="delivered"]')).to_have_text("1", timeout=WAIT_MS)
+        await expect(page.locator("#broadcast-receipt")).to_contain_text("on 2 nodes")
+        received = (await frames_until(client, lambda f: f["type"] == "broadcast"))[-1]
+        assert received["content"] == "To the whole fleet."
+        await screenshot(page, "admin-dashboard-fleet", tmp_path)
+
+    await page.set_viewport_size({"width": 390, "height": 844})
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0

@@ -12,6 +12,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from sheetstream.client import SheetstreamClient
+from sheetstream.errors import Unavailable
 from tests.conftest import RunningServer, StartServer
 
 TOKEN = "admin-t0ken"
@@ -74,7 +75,15 @@ async def test_stats_sessions_broadcast_and_receipt(start_server: StartServer) -
         receipt = await ask(
             admin, {"type": "broadcast", "content": "Maintenance at 18:00", "level": "warning"}
         )
-        assert receipt == {"type": "receipt", "request_id": None, "delivered": 2, "failed": 0}
+        node = stats["node"]
+        assert receipt == {
+            "type": "receipt",
+            "request_id": None,
+            "delivered": 2,
+            "failed": 0,
+            "nodes": {node: {"delivered": 2, "failed": 0}},
+            "missing": 0,
+        }
         only = await ask(
             admin, {"type": "broadcast", "content": "just you", "session_id": "room-2"}
         )
@@ -133,7 +142,9 @@ async def test_http_twins_for_scripts(start_server: StartServer) -> None:
         sent = await http.post(
             "/api/admin/broadcast", json={"content": "hello all"}, headers=headers
         )
-        assert sent.json() == {"receipt": {"delivered": 1, "failed": 0}}
+        receipt = sent.json()["receipt"]
+        assert receipt["delivered"] == 1 and receipt["failed"] == 0 and receipt["missing"] == 0
+        assert list(receipt["nodes"].values()) == [{"delivered": 1, "failed": 0}]
         frame = await client.recv()
         assert frame["type"] == "broadcast" and frame["content"] == "hello all"
         assert (await http.get("/api/admin/sessions")).status_code == 401
@@ -204,3 +215,25 @@ async def test_admin_handshake_from_a_foreign_page_is_refused(start_server: Star
     assert info.value.response.status_code == 403
     async with connect(admin_url(srv), origin=f"http://127.0.0.1:{srv.port}") as admin:  # type: ignore[arg-type]
         assert (await ask(admin, {"type": "sessions"}))["type"] == "sessions"
+
+
+async def test_without_the_broker_actions_fail_and_figures_come_from_this_node(
+    start_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv = await start_server(admin_token=TOKEN)
+    hub = srv.app.state.chat.broker.hub
+
+    async def unreachable(channel: str, message: str) -> int:
+        raise Unavailable("The broker is not answering.")
+
+    async with connect(admin_url(srv)) as admin, SheetstreamClient.connect(f"{srv.ws}/ws/room"):
+        monkeypatch.setattr(hub, "publish", unreachable)
+        sent = await ask(admin, {"type": "broadcast", "content": "x"})
+        assert sent["type"] == "error" and sent["code"] == "unavailable"
+        stats = await ask(admin, {"type": "stats"})
+        assert stats["partial"] is True and stats["connections"]["active"] == 1
+        assert list(stats["nodes"]) == [stats["node"]]
+        assert stats["fleet"]["connections"]["active"] == 1
+        listed = (await ask(admin, {"type": "sessions"}))["sessions"]
+        assert [s["session_id"] for s in listed] == ["room"]
+        assert listed[0]["node"] == stats["node"]

@@ -1,9 +1,10 @@
 """`/ws/admin`: the operator's live channel, behind SHEETSTREAM_ADMIN_TOKEN.
 
 Client frames: `stats` (`interval_ms` > 0 pushes figures at that pace, 0 once), `sessions`,
-`broadcast` (`content`, `level`, optional `session_id`), `disconnect` (`session_id` or
-`connection_id`, `reason`), `cancel` (`stream_id`). Answers: `stats`, `sessions`, `receipt`,
-`error`; every answer echoes `request_id`.
+`broadcast` (`content`, `level`, optional `session_id` or `owner`), `disconnect` (`session_id`
+or `connection_id`, `reason`), `cancel` (`stream_id`). Answers: `stats`, `sessions`, `receipt`,
+`error`; every answer echoes `request_id`. Each covers the whole fleet, whichever node the
+channel is open on (`AdminService` asks every node).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ async def serve_admin(admin: AdminService, scope: Scope, receive: Receive, send:
             if text is None:
                 await send({"type": "websocket.close", "code": CloseCode.UNSUPPORTED_DATA})
                 return
-            request_id, reply, interval = _handle(admin, text)
+            request_id, reply, interval = await _handle(admin, text)
             if interval is not None:
                 if pusher is not None:
                     pusher.cancel()
@@ -62,7 +63,7 @@ async def serve_admin(admin: AdminService, scope: Scope, receive: Receive, send:
                 await pusher
 
 
-def _handle(admin: AdminService, text: str) -> tuple[str | None, str, float | None]:
+async def _handle(admin: AdminService, text: str) -> tuple[str | None, str, float | None]:
     """(request_id, the reply frame, a new stats interval in seconds or None)."""
     request_id = None
     try:
@@ -78,35 +79,39 @@ def _handle(admin: AdminService, text: str) -> tuple[str | None, str, float | No
             interval_ms = frame.get("interval_ms", 0)
             if type(interval_ms) is not int or (0 < interval_ms < MIN_INTERVAL_MS):
                 raise BadRequest(f'"interval_ms" must be 0 or an integer >= {MIN_INTERVAL_MS}.')
-            body = {"type": "stats", "request_id": request_id, **admin.stats()}
+            body = {"type": "stats", "request_id": request_id, **(await admin.stats())}
             return request_id, protocol.dump(body), interval_ms / 1000
         if kind == "sessions":
-            body = {"type": "sessions", "request_id": request_id, "sessions": admin.sessions()}
+            body = {
+                "type": "sessions",
+                "request_id": request_id,
+                "sessions": await admin.sessions(),
+            }
             return request_id, protocol.dump(body), None
         if kind == "broadcast":
             content = frame.get("content")
             if not isinstance(content, str) or not content:
                 raise BadRequest('"broadcast" needs "content": a non-empty string.')
-            receipt = admin.broadcast(
+            receipt = await admin.broadcast(
                 content,
                 _text(frame, "level") or "info",
                 _text(frame, "session_id"),
                 _text(frame, "owner"),
             )
-            return request_id, _receipt(request_id, **receipt), None
+            return request_id, _receipt(request_id, receipt), None
         if kind == "disconnect":
-            closed = admin.disconnect(
+            closed = await admin.disconnect(
                 _text(frame, "session_id"),
                 _text(frame, "connection_id"),
                 _text(frame, "reason") or "",
             )
-            return request_id, _receipt(request_id, closed=closed), None
+            return request_id, _receipt(request_id, closed), None
         if kind == "cancel":
             stream_id = frame.get("stream_id")
             if not isinstance(stream_id, str):
                 raise BadRequest('"cancel" needs "stream_id".')
-            admin.cancel(stream_id)
-            return request_id, _receipt(request_id, cancelled=1), None
+            cancelled = await admin.cancel(stream_id)
+            return request_id, _receipt(request_id, cancelled), None
         raise BadRequest(
             "Unknown admin message; use stats, sessions, broadcast, disconnect or cancel."
         )
@@ -122,8 +127,8 @@ def _text(frame: dict[str, Any], key: str) -> str | None:
     raise BadRequest(f'"{key}" must be a string.')
 
 
-def _receipt(request_id: str | None, **counts: int) -> str:
-    return protocol.dump({"type": "receipt", "request_id": request_id, **counts})
+def _receipt(request_id: str | None, receipt: dict[str, Any]) -> str:
+    return protocol.dump({"type": "receipt", "request_id": request_id, **receipt})
 
 
 async def _push_stats(
@@ -131,5 +136,5 @@ async def _push_stats(
 ) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        body = {"type": "stats", "request_id": request_id, **admin.stats()}
+        body = {"type": "stats", "request_id": request_id, **(await admin.stats())}
         await send({"type": "websocket.send", "text": protocol.dump(body)})

@@ -1,4 +1,5 @@
-"""`POST /api/admin/broadcast` and `GET /api/admin/sessions`: the admin channel for scripts."""
+"""`POST /api/admin/broadcast` and `GET /api/admin/sessions`: the admin channel for scripts,
+fleet-wide like `/ws/admin`."""
 
 from __future__ import annotations
 
@@ -38,9 +39,9 @@ async def broadcast(request: Request, admin: Admin) -> dict[str, Any]:
     body = await read_json(request, BroadcastBody)
     if not body.content:
         raise BadRequest("`content` must be a non-empty string.")
-    return {"receipt": admin.broadcast(body.content, body.level, body.session_id, body.owner)}
+    return {"receipt": await admin.broadcast(body.content, body.level, body.session_id, body.owner)}
 
 
 @router.get("/api/admin/sessions")
 async def sessions(admin: Admin) -> dict[str, Any]:
-    return {"sessions": admin.sessions()}
+    return {"sessions": await admin.sessions()}

@@ -1,5 +1,7 @@
 // The operator's dashboard: one WebSocket to /ws/admin, figures pushed every second, the
 // sessions asked for every two, charts drawn as SVG paths. No libraries, no build step.
+// The channel covers the fleet: the tiles chart the node this page talks to, the nodes table
+// lists every node's figures and the fleet's totals, the sessions are every node's.
 
 const TOKEN_KEY = "sheetstream.adminToken";
 const STATS_INTERVAL_MS = 1000;
@@ -206,6 +208,7 @@ const state = {
   lastShape: "",
   lastSessionsAsk: 0,
   rows: new Map(),
+  nodeRows: new Map(),
 };
 
 // --- connection
@@ -482,11 +485,13 @@ function onStats(stats) {
   errorsElement.textContent = errors.length ? errors.map(([code, n]) => `${code} ${n}`).join(", ") : "none";
   errorsElement.classList.toggle("bad", errors.length > 0);
 
+  showNodes(stats);
   drawCharts(now);
   tick();
 
   // When connections or streams come and go, show the table now rather than in up to 2 s.
-  const shape = `${pick(stats, "connections.active")}/${streaming}`;
+  const everywhere = stats.fleet || stats;
+  const shape = `${pick(everywhere, "connections.active")}/${pick(everywhere, "streams.active") ?? streaming}`;
   if (shape !== state.lastShape) {
     state.lastShape = shape;
     if (Date.now() - state.lastSessionsAsk > 250) askSessions();
@@ -495,6 +500,82 @@ function onStats(stats) {
 
 function setFact(metric, text) {
   $(`[data-metric="${metric}"]`).textContent = text;
+}
+
+// --- nodes
+
+function activeStreams(figures) {
+  const byMode = (figures.streams && figures.streams.active_by_mode) || {};
+  return Object.values(byMode).reduce((a, b) => a + b, 0);
+}
+
+function fillNodeRow(row, figures, streams) {
+  const put = (field, text) => setText($(`[data-field="${field}"]`, row), text);
+  put("connections", fmt.int(pick(figures, "connections.active")));
+  put("sessions", fmt.int(pick(figures, "sessions")));
+  put("streams", fmt.int(streams));
+  put("tokens_per_s", fmt.one(pick(figures, "throughput_tokens_per_s.last_10s")));
+  put("tokens_sent", fmt.int(pick(figures, "tokens_sent")));
+}
+
+function makeNodeRow(nodeId) {
+  const row = document.createElement("tr");
+  row.dataset.nodeId = nodeId;
+  const name = document.createElement("th");
+  name.scope = "row";
+  name.dataset.label = "Node";
+  name.textContent = nodeId;
+  row.append(name);
+  for (const [field, label] of [
+    ["connections", "Connections"],
+    ["sessions", "Sessions"],
+    ["streams", "Streaming"],
+    ["tokens_per_s", "Tokens/s"],
+    ["tokens_sent", "Tokens sent"],
+  ]) {
+    const td = cell(label, "num");
+    td.dataset.field = field;
+    td.textContent = DASH;
+    row.append(td);
+  }
+  return row;
+}
+
+function showNodes(stats) {
+  const here = stats.node || "this node";
+  const nodes = stats.nodes && typeof stats.nodes === "object" ? stats.nodes : { [here]: stats };
+  const ids = Object.keys(nodes).sort();
+  const body = $("#nodes-body");
+  ids.forEach((nodeId, index) => {
+    let row = state.nodeRows.get(nodeId);
+    if (!row) {
+      row = makeNodeRow(nodeId);
+      state.nodeRows.set(nodeId, row);
+    }
+    row.dataset.here = nodeId === here ? "1" : "0";
+    fillNodeRow(row, nodes[nodeId], activeStreams(nodes[nodeId]));
+    if (body.children[index] !== row) body.insertBefore(row, body.children[index] || null);
+  });
+  for (const [nodeId, row] of state.nodeRows) {
+    if (!(nodeId in nodes)) {
+      row.remove();
+      state.nodeRows.delete(nodeId);
+    }
+  }
+  const fleet = stats.fleet || null;
+  const total = $("#nodes-total");
+  total.hidden = !fleet || ids.length < 2;
+  if (fleet) fillNodeRow($("tr", total), fleet, pick(fleet, "streams.active"));
+  setFact("node_count", `${ids.length} node${ids.length === 1 ? "" : "s"}`);
+  setFact("this_node", here);
+  const missing = (fleet && pick(fleet, "missing")) || 0;
+  const warning = $("#nodes-missing");
+  warning.textContent = missing
+    ? `${missing} node${missing === 1 ? "" : "s"} did not answer within a second; the figures leave ${missing === 1 ? "it" : "them"} out.`
+    : stats.partial
+      ? "The broker is unreachable: these are this node's figures alone."
+      : "";
+  warning.hidden = !missing && !stats.partial;
 }
 
 function tick() {
@@ -529,6 +610,11 @@ function makeRow(sessionId) {
   row.dataset.sessionId = sessionId;
   const owner = cell("Owner", "owner");
   const session = cell("Session", "session");
+  const node = cell("Node", "node");
+  const nodeName = document.createElement("span");
+  const also = document.createElement("span");
+  also.className = "also";
+  node.append(nodeName, also);
   const code = document.createElement("code");
   code.className = "session-id";
   code.textContent = sessionId;
@@ -559,8 +645,8 @@ function makeRow(sessionId) {
   disconnect.textContent = "Disconnect";
   disconnect.title = "Close every connection of this session (1008)";
   actions.append(cancel, disconnect);
-  row.append(owner, session, stateCell, connections, queue, waiting, actions);
-  row.parts = { owner, workbook, badge, list, queue, waiting, cancel, disconnect };
+  row.append(owner, session, node, stateCell, connections, queue, waiting, actions);
+  row.parts = { owner, workbook, nodeName, also, badge, list, queue, waiting, cancel, disconnect };
   return row;
 }
 
@@ -574,12 +660,18 @@ function updateRow(row, session) {
   parts.owner.title = session.owner ? "" : "No owner: the service runs without user tokens";
   parts.owner.classList.toggle("muted", session.owner === null || session.owner === undefined);
   setText(parts.workbook, session.workbook_id ? `workbook ${session.workbook_id}` : "");
+  setText(parts.nodeName, session.node || DASH);
+  const others = (session.nodes || []).filter((n) => n !== session.node);
+  setText(parts.also, others.length ? `also ${others.join(", ")}` : "");
   setText(parts.badge, session.streaming ? `streaming · ${session.mode}` : "idle");
   parts.badge.dataset.state = session.streaming ? "streaming" : "idle";
   row.dataset.state = session.streaming ? "streaming" : "idle";
 
   const connections = session.connections || [];
-  const lines = connections.map((c) => `${c.remote || "?"} · ${c.state} · ${duration(c.connected_s)}`);
+  const spread = new Set(connections.map((c) => c.node)).size > 1;
+  const lines = connections.map(
+    (c) => `${c.remote || "?"} · ${c.state} · ${duration(c.connected_s)}${spread && c.node ? ` · ${c.node}` : ""}`,
+  );
   const items = [...parts.list.children];
   lines.forEach((line, i) => {
     let li = items[i];
@@ -589,7 +681,7 @@ function updateRow(row, session) {
     }
     setText(li, line);
     const c = connections[i];
-    li.title = `${c.connection_id}${c.owner ? ` · owner ${c.owner}` : ""} · queue ${c.queue_depth} · ${bytes(c.bytes_waiting)} waiting`;
+    li.title = `${c.connection_id}${c.node ? ` on ${c.node}` : ""}${c.owner ? ` · owner ${c.owner}` : ""} · queue ${c.queue_depth} · ${bytes(c.bytes_waiting)} waiting`;
   });
   items.slice(lines.length).forEach((li) => li.remove());
   if (!lines.length) {
@@ -776,13 +868,19 @@ function onBroadcast(event) {
       span.textContent = String(value);
       return span;
     };
-    const kind = reply.failed ? "warn" : reply.delivered ? "ok" : "warn";
+    const missing = reply.missing || 0;
+    const kind = reply.failed || missing ? "warn" : reply.delivered ? "ok" : "warn";
+    const nodeCount = Object.keys(reply.nodes || {}).length;
+    const across = nodeCount > 1 ? ` on ${nodeCount} nodes` : "";
+    const silent = missing ? ` · ${missing} node${missing === 1 ? "" : "s"} did not answer` : "";
     showReceipt(kind, () => [
       document.createTextNode(`${level} to ${where}: delivered to `),
       number("delivered", reply.delivered),
       document.createTextNode(", failed "),
       number("failed", reply.failed),
-      document.createTextNode(reply.delivered || reply.failed ? ` · ${clock(Date.now())}` : " · nobody was in reach"),
+      document.createTextNode(
+        `${across}${silent}${reply.delivered || reply.failed ? ` · ${clock(Date.now())}` : " · nobody was in reach"}`,
+      ),
     ]);
     $("#broadcast-content").value = "";
   });
