@@ -14,7 +14,19 @@ from dataclasses import dataclass
 
 import pytest
 
-from sheetstream.broker.base import CHUNK, END, PREFACE, START, Broker, LogEntry
+from sheetstream.broker.base import (
+    CHUNK,
+    END,
+    ENDED,
+    LOST,
+    PREFACE,
+    REFUSED,
+    STALE,
+    START,
+    WRITTEN,
+    Broker,
+    LogEntry,
+)
 from sheetstream.broker.memory import MemorySpace, memory_broker
 from tests.redisdb import fresh_redis_url, redis_reachable, release
 
@@ -122,54 +134,88 @@ async def test_failing_handler_does_not_stop_delivery(nodes: Nodes) -> None:
 
 
 def chunk(n: int) -> LogEntry:
-    return LogEntry(CHUNK, f'{{"type":"chunk","seq":{n}}}', f"{n}.5")
+    return LogEntry(CHUNK, f'{{"type":"chunk","seq":{n}}}', f"{n}.5", n)
+
+
+START_ENTRY = LogEntry(START, "", '{"session_id":"s1"}')
+
+
+def end(after: int, reason: str = "complete") -> LogEntry:
+    return LogEntry(END, f'{{"reason":"{reason}"}}', "", after)
 
 
 async def test_log_keeps_entries_in_order_and_reads_after_a_cursor(nodes: Nodes) -> None:
     a, b = nodes.node(), nodes.node()
-    start = LogEntry(START, "", '{"session_id":"s1"}')
-    await a.log.append({"st1": [start, LogEntry(PREFACE, "tool", "1.0"), chunk(1)]}, 60)
-    await a.log.append({"st1": [chunk(2), chunk(3)], "st2": [chunk(1)]}, 60)
+    preface = LogEntry(PREFACE, "tool", "1.0", 1)
+    assert await a.log.append({"st1": [START_ENTRY, preface, chunk(1)]}, 60) == {"st1": WRITTEN}
+    written = await a.log.append({"st1": [chunk(2), chunk(3)], "st2": [START_ENTRY, chunk(1)]}, 60)
+    assert written == {"st1": WRITTEN, "st2": WRITTEN}
     entries = await b.log.read("st1")
-    assert [e for _, e in entries] == [start, LogEntry(PREFACE, "tool", "1.0")] + [
-        chunk(n) for n in (1, 2, 3)
-    ]
+    assert [e for _, e in entries] == [START_ENTRY, preface] + [chunk(n) for n in (1, 2, 3)]
     cursors = [c for c, _ in entries]
     assert len(set(cursors)) == 5
     assert [e for _, e in await b.log.read("st1", cursors[2])] == [chunk(2), chunk(3)]
     assert await b.log.read("st1", cursors[-1]) == []
-    assert [e for _, e in await b.log.read("st2")] == [chunk(1)]
+    assert [e for _, e in await b.log.read("st2")] == [START_ENTRY, chunk(1)]
     assert await b.log.read("unknown") == []
+    assert await b.log.exists(["st1", "unknown"]) == {"st1": True, "unknown": False}
+
+
+async def test_a_write_sent_again_doubles_nothing(nodes: Nodes) -> None:
+    a = nodes.node()
+    batch = [START_ENTRY, LogEntry(PREFACE, "tool", "", 1), chunk(1), chunk(2)]
+    await a.log.append({"st": batch}, 60)
+    await a.log.append({"st": [*batch[1:], chunk(3)]}, 60)  # a retry, and one more
+    entries = [e for _, e in await a.log.read("st")]
+    assert entries == [*batch, chunk(3)]
 
 
 async def test_log_takes_one_end_and_nothing_after_it(nodes: Nodes) -> None:
     a, b = nodes.node(), nodes.node()
-    first = LogEntry(END, '{"reason":"complete"}')
-    second = LogEntry(END, '{"reason":"interrupted"}')
-    assert await a.log.append({"st": [chunk(1)]}, 60) == {}
-    ends = await asyncio.gather(
-        a.log.append({"st": [chunk(2), first]}, 60), b.log.append({"st": [second]}, 60)
+    assert await a.log.append({"st": [START_ENTRY, chunk(1)]}, 60) == {"st": WRITTEN}
+    results = await asyncio.gather(
+        a.log.append({"st": [chunk(2), end(2)]}, 60),
+        b.log.append({"st": [end(1, "interrupted")]}, 60),
     )
-    assert sorted(e["st"] for e in ends) == [False, True]  # exactly one end won
-    assert await a.log.append({"st": [chunk(3)]}, 60) == {}
+    outcomes = sorted(r["st"] for r in results)
+    # the reaper's end after chunk 1 wins and the chunk's write is refused, or the chunk
+    # and its end win and the reaper's end, which no longer follows the last chunk, is stale
+    assert outcomes in ([ENDED, REFUSED], [ENDED, STALE])
+    assert await a.log.append({"st": [chunk(3)]}, 60) == {"st": REFUSED}
+    assert await a.log.append({"st": [end(3)]}, 60) == {"st": REFUSED}
     kinds = [e.kind for _, e in await b.log.read("st")]
     assert kinds.count(END) == 1 and kinds[-1] == END
-    assert kinds.count(CHUNK) in (1, 2)  # chunk 2 travels with its end, or not at all
+
+
+async def test_an_end_must_follow_the_chunks_the_log_has(nodes: Nodes) -> None:
+    a = nodes.node()
+    await a.log.append({"st": [START_ENTRY, chunk(1), chunk(2)]}, 60)
+    assert await a.log.append({"st": [end(1, "interrupted")]}, 60) == {"st": STALE}
+    assert await a.log.append({"st": [chunk(3), end(3)]}, 60) == {"st": ENDED}
+    assert [e.kind for _, e in await a.log.read("st")][-2:] == [CHUNK, END]
+
+
+async def test_a_lost_log_asks_to_be_written_from_its_start(nodes: Nodes) -> None:
+    a = nodes.node()
+    assert await a.log.append({"gone": [chunk(4)]}, 60) == {"gone": LOST}
+    assert await a.log.read("gone") == []
+    assert await a.log.append({"gone": [START_ENTRY, chunk(1)]}, 60) == {"gone": WRITTEN}
 
 
 async def test_log_expires_after_its_ttl(nodes: Nodes) -> None:
     a = nodes.node()
-    await a.log.append({"short": [chunk(1)], "long": [chunk(1)]}, 0.2)
+    await a.log.append({"short": [START_ENTRY, chunk(1)], "long": [START_ENTRY, chunk(1)]}, 0.2)
     await a.log.append({"long": [chunk(2)]}, 60)  # each write sets the stream's expiry anew
     await asyncio.sleep(0.35)
     assert await a.log.read("short") == []
-    assert len(await a.log.read("long")) == 2
+    assert len(await a.log.read("long")) == 3
+    assert await a.log.append({"short": [chunk(2)]}, 60) == {"short": LOST}
 
 
 async def test_follow_waits_for_entries_and_returns_them(nodes: Nodes) -> None:
     a, b = nodes.node(), nodes.node()
-    await a.log.append({"st": [chunk(1)]}, 60)
-    ((cursor, _),) = await b.log.read("st")
+    await a.log.append({"st": [START_ENTRY, chunk(1)]}, 60)
+    cursor = (await b.log.read("st"))[-1][0]
     assert await b.log.follow("node-b", {"st": cursor}, 0.05) == {}  # nothing new: timeout
     follow = asyncio.create_task(b.log.follow("node-b", {"st": cursor, "other": "0"}, 5))
     await asyncio.sleep(0.05)
@@ -218,12 +264,29 @@ async def test_claim_lapses_unless_renewed(nodes: Nodes) -> None:
     await a.claims.claim("lapsed", "node-a", 1.0)
     await b.claims.claim("theirs", "node-b", 1.0)
     await asyncio.sleep(0.3)
-    await a.claims.renew({"kept": "node-a", "theirs": "node-a"}, {}, 5.0)
+    lost = await a.claims.renew({"kept": "node-a", "theirs": "node-a"}, {}, 5.0)
+    assert lost == ["theirs"]  # another's claim is not taken by renewing it
     await asyncio.sleep(1.0)
     assert await b.claims.holder("kept") == "node-a"
     assert await b.claims.holder("lapsed") is None
-    assert await b.claims.holder("theirs") is None  # renewing another's claim does nothing
+    assert await b.claims.holder("theirs") is None
     assert await b.claims.claim("lapsed", "node-b", 1) is None
+
+
+async def test_renew_takes_back_what_lapsed_unless_another_took_it(nodes: Nodes) -> None:
+    a, b = nodes.node(), nodes.node()
+    await a.claims.claim("stalled", "node-a", 0.2)
+    await a.claims.claim("taken", "node-a", 0.2)
+    await a.claims.join("owner:ann", "st1", 0.2, limit=1)
+    await asyncio.sleep(0.4)  # all lapsed: the node stalled, or Redis restarted empty
+    assert await b.claims.claim("taken", "node-b", 10) is None
+    lost = await a.claims.renew(
+        {"stalled": "node-a", "taken": "node-a"}, {"owner:ann": ["st1"]}, 10
+    )
+    assert lost == ["taken"]
+    assert await b.claims.holder("stalled") == "node-a"
+    assert await b.claims.holder("taken") == "node-b"
+    assert set(await b.claims.members("owner:ann")) == {"st1"}
 
 
 async def test_group_holds_at_most_its_limit(nodes: Nodes) -> None:
@@ -253,7 +316,7 @@ async def test_members_lapse_unless_renewed(nodes: Nodes) -> None:
     await a.claims.join("nodes", "node-a", 1.0, value='{"pid": 1}')
     await b.claims.join("nodes", "node-b", 1.0)
     await asyncio.sleep(0.3)
-    await a.claims.renew({}, {"nodes": ["node-a", "gone"]}, 5.0)
+    await a.claims.renew({}, {"nodes": ["node-a"]}, 5.0)
     await asyncio.sleep(1.0)
     assert await b.claims.members("nodes") == {"node-a": '{"pid": 1}'}
     assert await b.claims.join("nodes", "node-b", 1, limit=2)  # a lapsed member frees its place

@@ -181,3 +181,27 @@ async def test_sigterm_closes_clients_with_1001_and_they_resume_elsewhere(
         messages = await stored(staying.http, client.session_id)
         assert messages[0]["status"] == "interrupted"
         assert messages[0]["answer"] == "".join(c["text"] for c in chunks)
+
+
+async def test_a_node_restarted_under_its_name_ends_the_answers_of_its_last_run(
+    tmp_path: Path, node_settings: dict[str, Any]
+) -> None:
+    async with node(tmp_path, node_settings, "node-1") as first:
+        client = await SheetstreamClient.connect(f"{first.ws}/ws/chat")
+        await client.chat("cut short by a crash")
+        start = await asyncio.wait_for(client.recv(), 20)
+        seen = await chunks_before(client, start["stream_id"], 2)
+        first.proc.send_signal(signal.SIGKILL)
+        await first.proc.wait()
+        with contextlib.suppress(ConnectionClosed):
+            await client.close()
+    async with (
+        node(tmp_path, node_settings, "node-1") as again,
+        SheetstreamClient.connect(f"{again.ws}/ws/chat", session_id=client.session_id) as back,
+    ):
+        resumed = await asyncio.wait_for(back.resume(start["stream_id"], after_seq=2), 30)
+        assert resumed.end is not None and resumed.end["reason"] == "interrupted"
+        text = "".join(c["text"] for c in seen) + resumed.text
+        await asyncio.sleep(LEASE_S)
+        messages = await stored(again.http, client.session_id)
+    assert messages[0]["status"] == "interrupted" and messages[0]["answer"] == text

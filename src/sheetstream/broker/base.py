@@ -46,29 +46,46 @@ class LogEntry:
     `start`: `data` is the stream's description (JSON); `preface` and `chunk`: `frame` is the
     frame sent to clients and `data` the wall-clock time its oldest token was produced; `end`:
     `frame` is the `end` frame and `data` the `error` frame sent before it, or empty.
+
+    `n` numbers the entries of each kind from 1 (a chunk's is its seq): the log keeps, per
+    kind, the highest it took, and skips an entry it has already, so a write sent again
+    (after a timeout that hid its success) doubles nothing. An `end`'s `n` is the number of
+    chunks it follows: the log takes it only when it has exactly those.
     """
 
     kind: str
     frame: str
     data: str = ""
+    n: int = 1
 
 
 Cursor = str  # a position in one stream's log; "0" is before its first entry
+
+# what `append` did with each stream's entries
+WRITTEN = "written"  # appended (those it did not have already)
+ENDED = "ended"  # appended, and the `end` among them was the log's first
+REFUSED = "refused"  # nothing: the log has an end already (another node ended the stream)
+LOST = "lost"  # nothing: the log is gone (expired, or Redis restarted empty) and these do
+# not begin with its `start`; write it again from the start
+STALE = "stale"  # the entries before the `end`, not the end: the log has other chunks than
+# the end follows (read the log again and end after what it has)
 
 
 class StreamLog(Protocol):
     async def append(
         self, entries: dict[str, list[LogEntry]], ttl_s: float, ended_ttl_s: float | None = None
-    ) -> dict[str, bool]:
+    ) -> dict[str, str]:
         """Append entries to several streams at once (one round trip).
 
         Each stream's log then expires `ttl_s` after this write (`ended_ttl_s`, when given,
-        for those that end). An `end` entry is written only if the stream has none yet, and
-        nothing is written after one; the result says, per stream with an `end` among its
-        entries, whether that end was the first."""
+        for those that end). Returns per stream `WRITTEN`, `ENDED`, `REFUSED`, `LOST` or
+        `STALE`."""
 
     async def read(self, stream_id: str, after: Cursor = "0") -> list[tuple[Cursor, LogEntry]]:
         """The entries after `after`, oldest first ([] for an unknown or expired stream)."""
+
+    async def exists(self, stream_ids: list[str]) -> dict[str, bool]:
+        """Which of the streams have a log now."""
 
     async def follow(
         self, follower: str, cursors: dict[str, Cursor], block_s: float
@@ -101,9 +118,13 @@ class Claims(Protocol):
     async def members(self, group: str) -> dict[str, str]:
         """The live members of `group` and their values."""
 
-    async def renew(self, keys: dict[str, str], groups: dict[str, list[str]], ttl_s: float) -> None:
-        """Renew in one round trip the keys (key → holder) still held by their holder and the
-        members of groups (group → members) still in them."""
+    async def renew(
+        self, keys: dict[str, str], groups: dict[str, list[str]], ttl_s: float
+    ) -> list[str]:
+        """Renew in one round trip the keys (key → holder) and the members of groups (group →
+        members), taking back those that lapsed meanwhile (a stall, a Redis restart); returns
+        the keys another holder has taken since, which are lost. A member taken back may
+        overshoot its group's limit for as long as it lives."""
 
 
 @dataclass

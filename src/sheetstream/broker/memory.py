@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sheetstream.broker.base import END, Broker, Cursor, Handler, LogEntry
+from sheetstream.broker.base import (
+    CHUNK,
+    END,
+    ENDED,
+    LOST,
+    REFUSED,
+    STALE,
+    START,
+    WRITTEN,
+    Broker,
+    Cursor,
+    Handler,
+    LogEntry,
+)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
 class _Log:
     entries: list[LogEntry] = field(default_factory=list)
-    ended: bool = False
+    taken: dict[str, int] = field(default_factory=dict)  # per kind, the highest `n`
     expires_at: float = 0.0
+
+    @property
+    def ended(self) -> bool:
+        return END in self.taken
 
 
 class MemorySpace:
@@ -40,6 +60,8 @@ class MemorySpace:
         self._next_purge = now + 1.0
         for stream_id in [s for s, log in self.logs.items() if log.expires_at <= now]:
             del self.logs[stream_id]
+        for group in [g for g, members in self.groups.items() if not members]:
+            del self.groups[group]
 
     def live_log(self, stream_id: str) -> _Log | None:
         log = self.logs.get(stream_id)
@@ -49,7 +71,7 @@ class MemorySpace:
         return log
 
     def live_members(self, group: str) -> dict[str, tuple[str, float]]:
-        members = self.groups[group]
+        members = self.groups[group]  # an empty group is dropped by `purge`
         now = self.clock()
         for member in [m for m, (_, expires) in members.items() if expires <= now]:
             del members[member]
@@ -64,7 +86,10 @@ class MemoryHub:
     async def publish(self, channel: str, message: str) -> int:
         handlers = list(self._space.channels.get(channel, ()))
         for handler in handlers:
-            handler(message)
+            try:
+                handler(message)
+            except Exception:  # as with Redis: one node's failure is its own
+                logger.exception("a hub handler failed on %s", channel)
         return len(handlers)
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
@@ -89,30 +114,43 @@ class MemoryLog:
 
     async def append(
         self, entries: dict[str, list[LogEntry]], ttl_s: float, ended_ttl_s: float | None = None
-    ) -> dict[str, bool]:
+    ) -> dict[str, str]:
         space = self._space
         space.purge()
-        ends: dict[str, bool] = {}
+        results: dict[str, str] = {}
         for stream_id, items in entries.items():
             log = space.live_log(stream_id)
+            if log is not None and log.ended:
+                results[stream_id] = REFUSED
+                continue
             if log is None:
-                log = space.logs[stream_id] = _Log()
-            for entry in items:
-                if log.ended:
-                    if entry.kind == END:
-                        ends[stream_id] = False
+                if not items or items[0].kind != START:
+                    results[stream_id] = LOST
                     continue
+                log = space.logs[stream_id] = _Log()
+            results[stream_id] = WRITTEN
+            for entry in items:
+                if entry.kind == END and entry.n != log.taken.get(CHUNK, 0):
+                    results[stream_id] = STALE
+                    break
+                if entry.n <= log.taken.get(entry.kind, 0):
+                    continue  # written before
                 log.entries.append(entry)
+                log.taken[entry.kind] = entry.n
                 if entry.kind == END:
-                    log.ended = ends[stream_id] = True
-            ends_here = ended_ttl_s is not None and any(e.kind == END for e in items)
+                    results[stream_id] = ENDED
+                    break
+            ends_here = results[stream_id] == ENDED and ended_ttl_s is not None
             ttl = ended_ttl_s if ends_here and ended_ttl_s is not None else ttl_s
             log.expires_at = space.clock() + ttl
             for follower in space.following.get(stream_id, ()):
                 event = space.changed.get(follower)
                 if event is not None:
                     event.set()
-        return ends
+        return results
+
+    async def exists(self, stream_ids: list[str]) -> dict[str, bool]:
+        return {s: self._space.live_log(s) is not None for s in stream_ids}
 
     async def read(self, stream_id: str, after: Cursor = "0") -> list[tuple[Cursor, LogEntry]]:
         log = self._space.live_log(stream_id)
@@ -203,16 +241,23 @@ class MemoryClaims:
     async def members(self, group: str) -> dict[str, str]:
         return {m: value for m, (value, _) in self._space.live_members(group).items()}
 
-    async def renew(self, keys: dict[str, str], groups: dict[str, list[str]], ttl_s: float) -> None:
+    async def renew(
+        self, keys: dict[str, str], groups: dict[str, list[str]], ttl_s: float
+    ) -> list[str]:
         expires = self._space.clock() + ttl_s
+        lost = []
         for key, holder in keys.items():
-            if self._holder(key) == holder:
+            current = self._holder(key)
+            if current is None or current == holder:
                 self._space.keys[key] = (holder, expires)
+            else:
+                lost.append(key)
         for group, names in groups.items():
             members = self._space.live_members(group)
             for member in names:
-                if member in members:
-                    members[member] = (members[member][0], expires)
+                value = members[member][0] if member in members else ""
+                members[member] = (value, expires)
+        return lost
 
 
 def memory_broker(space: MemorySpace | None = None) -> Broker:

@@ -15,10 +15,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
-from sheetstream.broker.base import END, Broker, Cursor, Handler, LogEntry
-from sheetstream.errors import Unavailable
+from sheetstream.broker.base import (
+    END,
+    ENDED,
+    LOST,
+    REFUSED,
+    STALE,
+    WRITTEN,
+    Broker,
+    Cursor,
+    Handler,
+    LogEntry,
+)
+from sheetstream.errors import SheetstreamError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +58,14 @@ end
 return 0
 """
 
+# absent or mine: mine again (a lapse during a stall is healed); another's: lost (1)
 _RENEW_KEY = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local current = redis.call('GET', KEYS[1])
+if current == false or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 0
 end
-return 0
+return 1
 """
 
 _PRUNE = (
@@ -112,7 +126,10 @@ _RENEW_MEMBERS = (
     + """
 local ttl = tonumber(ARGV[1])
 for i = 2, #ARGV do
-  redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[i])
+  if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('HSET', KEYS[2], ARGV[i], '')
+  end
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
 end
 if redis.call('PTTL', KEYS[1]) < ttl then
   redis.call('PEXPIRE', KEYS[1], ttl)
@@ -122,28 +139,38 @@ return 0
 """
 )
 
-# KEYS: the stream, its end marker; ARGV: ttl ms, max entries, then kind, frame, data, ...
+# KEYS: the stream, its counters (per kind, the highest n taken; `end` once it has one).
+# ARGV: ttl ms, max entries, then kind, n, frame, data for each entry.
+# Returns 0: refused (it has an end); 3: lost (no log, and these do not begin with `start`);
+# 1: written; 2: written, with its first end; 4: written up to an end that follows other
+# chunks than the log has (not written).
 _APPEND = """
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  for i = 3, #ARGV, 3 do
-    if ARGV[i] == 'end' then return 0 end
+if redis.call('HEXISTS', KEYS[2], 'end') == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 and ARGV[3] ~= 'start' then return 3 end
+local result = 1
+for i = 3, #ARGV, 4 do
+  local kind = ARGV[i]
+  local n = tonumber(ARGV[i + 1])
+  if kind == 'end' and n ~= tonumber(redis.call('HGET', KEYS[2], 'chunk') or '0') then
+    result = 4
+    break
   end
-  return -1
-end
-local ended = -1
-for i = 3, #ARGV, 3 do
-  if ARGV[i] == 'end' then
-    redis.call('SET', KEYS[2], '1')
-    ended = 1
+  if n > tonumber(redis.call('HGET', KEYS[2], kind) or '0') then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
+               'k', kind, 'f', ARGV[i + 2], 'd', ARGV[i + 3], 'n', n)
+    redis.call('HSET', KEYS[2], kind, n)
+    if kind == 'end' then
+      result = 2
+      break
+    end
   end
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
-             'k', ARGV[i], 'f', ARGV[i + 1], 'd', ARGV[i + 2])
-  if ended == 1 then break end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
-if ended == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
-return ended
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return result
 """
+
+_APPENDED = {0: REFUSED, 1: WRITTEN, 2: ENDED, 3: LOST, 4: STALE}
 
 
 def _ms(seconds: float) -> int:
@@ -161,6 +188,9 @@ def _unavailable(exc: Exception) -> Unavailable:
 async def _mapped() -> AsyncIterator[None]:
     try:
         yield
+    except ResponseError as exc:  # Redis answered, and refused: a bug, not an outage
+        log.error("Redis refused a command: %s", exc)
+        raise SheetstreamError("The server's broker refused a request; please try again.") from exc
     except (RedisError, OSError) as exc:
         raise _unavailable(exc) from exc
 
@@ -209,6 +239,10 @@ class RedisHub:
                 log.warning("the hub lost Redis (%s); reconnecting", type(exc).__name__)
                 await asyncio.sleep(0.5)
                 continue
+            except Exception:  # the node hears nothing while this task is gone: go on
+                log.exception("reading the hub failed")
+                await asyncio.sleep(0.5)
+                continue
             if message is None or message.get("type") != "message":
                 continue
             handler = self._handlers.get(message["channel"])
@@ -235,7 +269,7 @@ class RedisLog:
 
     async def append(
         self, entries: dict[str, list[LogEntry]], ttl_s: float, ended_ttl_s: float | None = None
-    ) -> dict[str, bool]:
+    ) -> dict[str, str]:
         streams = list(entries)
         async with _mapped(), self._client.pipeline(transaction=False) as pipe:
             for stream_id in streams:
@@ -243,15 +277,20 @@ class RedisLog:
                 ttl = ended_ttl_s if ends and ended_ttl_s is not None else ttl_s
                 args: list[Any] = [_ms(ttl), MAX_LOG_ENTRIES]
                 for entry in entries[stream_id]:
-                    args += (entry.kind, entry.frame, entry.data)
+                    args += (entry.kind, entry.n, entry.frame, entry.data)
                 key = PREFIX + "log:" + stream_id
-                await self._append(keys=[key, key + ":end"], args=args, client=pipe)
+                await self._append(keys=[key, key + ":n"], args=args, client=pipe)
             results = await pipe.execute()
-        return {
-            stream_id: result == 1
-            for stream_id, result in zip(streams, results, strict=True)
-            if result in (0, 1)
-        }
+        return {s: _APPENDED[int(r)] for s, r in zip(streams, results, strict=True)}
+
+    async def exists(self, stream_ids: list[str]) -> dict[str, bool]:
+        if not stream_ids:
+            return {}
+        async with _mapped(), self._client.pipeline(transaction=False) as pipe:
+            for stream_id in stream_ids:
+                pipe.exists(PREFIX + "log:" + stream_id)
+            found = await pipe.execute()
+        return {s: bool(n) for s, n in zip(stream_ids, found, strict=True)}
 
     async def read(self, stream_id: str, after: Cursor = "0") -> list[tuple[Cursor, LogEntry]]:
         async with _mapped():
@@ -288,7 +327,7 @@ class RedisLog:
 
 
 def _entry(fields: dict[str, str]) -> LogEntry:
-    return LogEntry(fields["k"], fields["f"], fields.get("d", ""))
+    return LogEntry(fields["k"], fields["f"], fields.get("d", ""), int(fields.get("n", 1)))
 
 
 class RedisClaims:
@@ -338,9 +377,11 @@ class RedisClaims:
             flat = await self._members(keys=self._group_keys(group), args=[])
         return {str(flat[i]): str(flat[i + 1]) for i in range(0, len(flat), 2)}
 
-    async def renew(self, keys: dict[str, str], groups: dict[str, list[str]], ttl_s: float) -> None:
+    async def renew(
+        self, keys: dict[str, str], groups: dict[str, list[str]], ttl_s: float
+    ) -> list[str]:
         if not keys and not groups:
-            return
+            return []
         ttl = _ms(ttl_s)
         async with _mapped(), self._client.pipeline(transaction=False) as pipe:
             for key, holder in keys.items():
@@ -350,7 +391,9 @@ class RedisClaims:
                     await self._renew_members(
                         keys=self._group_keys(group), args=[ttl, *names], client=pipe
                     )
-            await pipe.execute()
+            results = await pipe.execute()
+        # the keys' results come first, in order
+        return [key for key, lost in zip(keys, results, strict=False) if lost == 1]
 
 
 def redis_broker(url: str) -> Broker:

@@ -23,6 +23,7 @@ from sheetstream.llm.base import ChatMessage, GenerationOptions, Model, ToolCall
 from sheetstream.llm.text_reply import TextReply
 from sheetstream.protocol import ChatFrame, EndReason
 from sheetstream.storage.base import MessageRecord
+from sheetstream.streaming.connection import Connection
 from sheetstream.streaming.generation import generate, new_record
 from sheetstream.streaming.ids import new_id
 from sheetstream.streaming.registry import Session
@@ -55,7 +56,7 @@ class Answers:
         # owner's first answer and kept up to date by this node's answers
         self.history_used: dict[str, int] = {}
 
-    def start(self, session: Session, frame: ChatFrame, address: str) -> None:
+    def start(self, session: Session, frame: ChatFrame, conn: Connection) -> None:
         """Check what this node can check at once, then answer in a task of its own."""
         service = self.service
         if session.active is not None:
@@ -88,9 +89,10 @@ class Answers:
         stream.owner = session.owner
         service.registry.add_stream(session, stream)
         # whose share of the query slots this answer's queries take
-        client = session.owner if session.owner is not None else address
+        client = session.owner if session.owner is not None else conn.address
         stream.task = asyncio.create_task(
-            self._answer(stream, session, frame, workbook, command, client), name=stream.stream_id
+            self._answer(stream, session, frame, workbook, command, client, conn),
+            name=stream.stream_id,
         )
         stream.task.add_done_callback(self._cancelled_before_start)
 
@@ -123,13 +125,11 @@ class Answers:
             conn.push(stream.start_frame)
             conn.subscribe(stream)
 
-    def _refuse(self, stream: Stream, session: Session, error: SheetstreamError) -> None:
-        """Not admitted: the tabs get the error, and the stream never existed."""
+    def _refuse(self, stream: Stream, conn: Connection, error: SheetstreamError) -> None:
+        """Not admitted: the asking connection gets the error; the stream never existed."""
         self.service.registry.drop_stream(stream)
-        self.service.stats.errors[error.code] += 1
-        frame = protocol.error_frame(error.code, error.message, stream.request_id)
-        for conn in session.connections:
-            conn.push(frame)
+        error.request_id = stream.request_id
+        self.service.reject(conn, error)
 
     def _cancelled_before_start(self, task: asyncio.Task[None]) -> None:
         """A task cancelled before its first step never ran `generate`; end its stream here."""
@@ -152,6 +152,7 @@ class Answers:
         workbook_id: str | None,
         command: Command | None,
         client: str,
+        conn: Connection,
     ) -> None:
         service = self.service
         try:
@@ -159,7 +160,7 @@ class Answers:
                 stream, session.owner, service.settings.max_generations_per_owner
             )
         except SheetstreamError as exc:
-            self._refuse(stream, session, exc)
+            self._refuse(stream, conn, exc)
             return
         except asyncio.CancelledError:
             await service.fleet.release(stream)

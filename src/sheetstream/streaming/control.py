@@ -3,7 +3,9 @@ fleet (through the hub for cancel and delete, from the log for resume)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from sheetstream.access import visible
@@ -17,6 +19,15 @@ if TYPE_CHECKING:
     from sheetstream.streaming.chat import ChatService
 
 log = logging.getLogger(__name__)
+
+RESUME_RETRIES = 3  # a stream not in the log yet is looked for again, this many times
+RESUME_RETRY_S = 0.05
+_STREAM_ID = re.compile(r"st_[A-Za-z0-9_-]{1,64}")
+
+
+def is_stream_id(text: str) -> bool:
+    """Whether `text` can name a stream (anything else never reaches the broker)."""
+    return _STREAM_ID.fullmatch(text) is not None
 
 
 def _not_running(request_id: str) -> NotFound:
@@ -46,6 +57,11 @@ class Control:
     def cancel(self, conn: Connection, session: Session, frame: CancelFrame) -> None:
         for stream in session.streams.values():
             if stream.request_id == frame.request_id and not stream.finished:
+                if stream.remote_node is not None:
+                    if not stream.cancel_requested:
+                        stream.cancel_requested = True
+                        self.service.fleet.spawn(self._cancel_remote(conn, stream), "cancel")
+                    return
                 self.cancel_stream(stream)
                 return
         if not self.service.fleet.shared:
@@ -63,6 +79,19 @@ class Control:
             await fleet.tell(active["node"], {"op": "cancel", "stream_id": active["stream_id"]})
         except SheetstreamError as exc:
             exc.request_id = request_id
+            self.service.reject(conn, exc)
+
+    async def _cancel_remote(self, conn: Connection, stream: Stream) -> None:
+        """Ask the generating node to stop its answer; on failure the client is told, and
+        may cancel again."""
+        assert stream.remote_node is not None
+        try:
+            await self.service.fleet.tell(
+                stream.remote_node, {"op": "cancel", "stream_id": stream.stream_id}
+            )
+        except SheetstreamError as exc:
+            stream.cancel_requested = False
+            exc.request_id = stream.request_id
             self.service.reject(conn, exc)
 
     def cancel_stream(self, stream: Stream) -> None:
@@ -89,7 +118,7 @@ class Control:
     def resume(self, conn: Connection, frame: ResumeFrame) -> None:
         registry = self.service.registry
         stream = registry.streams.get(frame.stream_id)
-        if stream is None and self.service.fleet.shared:
+        if stream is None and self.service.fleet.shared and is_stream_id(frame.stream_id):
             self.service.fleet.spawn(self._resume_elsewhere(conn, frame), "resume")
             return
         home = registry.sessions.get(stream.session_id) if stream is not None else None
@@ -101,6 +130,12 @@ class Control:
     async def _resume_elsewhere(self, conn: Connection, frame: ResumeFrame) -> None:
         try:
             stream = await self.service.fleet.follower.mirror(frame.stream_id)
+            for _ in range(RESUME_RETRIES):
+                if stream is not None:
+                    break
+                # an answer that has just started may not be in the log yet
+                await asyncio.sleep(RESUME_RETRY_S)
+                stream = await self.service.fleet.follower.mirror(frame.stream_id)
             if stream is None or not visible(stream.owner or "", conn.owner):
                 raise _expired(frame.stream_id)
         except SheetstreamError as exc:

@@ -50,7 +50,7 @@ def handle(service: ChatService, conn: Connection, text: str) -> None:
         frame = protocol.parse_client_frame(text, default_batch=service.default_batch)
         session = service.registry.session(conn.session_id)
         if isinstance(frame, ChatFrame):
-            service.answers.start(session, frame, conn.address)
+            service.answers.start(session, frame, conn)
         elif isinstance(frame, CancelFrame):
             service.control.cancel(conn, session, frame)
         elif isinstance(frame, ResumeFrame):

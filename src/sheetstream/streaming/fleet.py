@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sheetstream import protocol
-from sheetstream.broker.base import CHUNK, END, START, Broker, LogEntry
+from sheetstream.broker.base import CHUNK, END, ENDED, PREFACE, STALE, START, Broker, LogEntry
 from sheetstream.errors import Busy, SheetstreamError, Unavailable
 from sheetstream.protocol import EndReason
 from sheetstream.storage.base import MessageRecord
@@ -61,17 +62,28 @@ class Fleet:
         self.lease_s = service.settings.node_lease_s
         self.shared = broker.shared
         self.relay = Relay(
-            broker.log, service.settings.stream_retention_s, service.clock, self._logged_end
+            broker.log,
+            service.settings.stream_retention_s,
+            service.clock,
+            self._logged_end,
+            self._ended_elsewhere,
         )
         self.follower = Follower(broker.log, node_id, service.clock, service.adopt_mirror)
         self.started_at = time.time()
+        # this run of the node: a restart under the same NODE_ID is another incarnation, and
+        # the answers of the one before are a dead node's
+        self.incarnation = secrets.token_hex(8)
         self.reaped = 0
         self.lease_ok = True  # the last renewal reached the broker
+        self._lease_since = service.clock()  # since when renewals have kept succeeding
         self._claimed: dict[str, tuple[str, str]] = {}  # our stream → its session claim, holder
         self._slots: dict[str, list[str]] = {}  # owner group → our streams in it
         self._watched: set[str] = set()  # sessions whose channel this node hears
+        self._leaving: set[str] = set()  # being unsubscribed now
+        self._wanted: set[str] = set()  # asked for again while being unsubscribed
         self._tasks: set[asyncio.Task[Any]] = set()
         self._beat: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[None] | None = None
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
 
     def figures(self) -> dict[str, Any]:
@@ -99,15 +111,21 @@ class Fleet:
         if self.shared:
             self.relay.start()
             self.follower.start()
-            await self._reap_dead()
+            self._reaper = asyncio.create_task(self._reap_forever(), name="reaper")
         self._beat = asyncio.create_task(self._heartbeat(), name="heartbeat")
 
     async def stop(self, grace_s: float) -> None:
-        """After the answers ended: write their ends, leave the fleet."""
-        if self._beat is not None:
-            self._beat.cancel()
+        """After the answers ended: write their ends, finish what is under way (releases,
+        replies), leave the fleet."""
+        for task in (self._beat, self._reaper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.shared and not await self.relay.flush(grace_s):
             log.warning("shutting down with %d answers not written to the log", self.relay.backlog)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace_s)
         await self.relay.aclose()
         await self.follower.aclose()
         for task in list(self._tasks):
@@ -116,7 +134,9 @@ class Fleet:
             await self.broker.claims.leave(NODES, self.node_id)
 
     def _describe(self) -> str:
-        return orjson.dumps({"started_at": self.started_at}).decode()
+        return orjson.dumps(
+            {"started_at": self.started_at, "incarnation": self.incarnation}
+        ).decode()
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> None:
         """Background work that must not be lost to the garbage collector."""
@@ -169,6 +189,7 @@ class Fleet:
             return
         description = {
             "node": self.node_id,
+            "incarnation": self.incarnation,
             "session_id": stream.session_id,
             "request_id": stream.request_id,
             "mode": stream.mode.value,
@@ -209,10 +230,32 @@ class Fleet:
         except Unavailable as exc:  # the leases lapse on their own
             log.warning("could not release the claims of %s: %s", stream.stream_id, exc.message)
 
-    def _logged_end(self, stream: Stream, first: bool) -> None:
-        if not first:
-            log.warning("stream %s was ended by another node first", stream.stream_id)
+    def _logged_end(self, stream: Stream) -> None:
         self.spawn(self._leave_running(stream.stream_id), "leave-running")
+
+    def _ended_elsewhere(self, stream: Stream) -> None:
+        """The log refused this node's writes: another node ended the answer, taking this
+        node for dead (its lease lapsed while it was cut off). Its readers get what the log
+        has, then the log's end; the model stops; what it made since is dropped."""
+        log.warning(
+            "answer %s was ended by another node (this node's lease lapsed); stopping it",
+            stream.stream_id,
+        )
+        self.spawn(self._fence(stream), "fence")
+
+    async def _fence(self, stream: Stream) -> None:
+        end_frame = protocol.end_frame(
+            stream.stream_id, stream.ready_seq, EndReason.INTERRUPTED, 0, stream.request_id
+        )
+        error_frame = None
+        with contextlib.suppress(Unavailable):
+            for _, entry in await self.broker.log.read(stream.stream_id):
+                if entry.kind == END:
+                    end_frame, error_frame = entry.frame, entry.data or None
+        stream.fence(end_frame, error_frame)
+        stream.cancel_requested = True  # ends the generation without storing (the reaper did)
+        if stream.task is not None:
+            stream.task.cancel()
 
     async def _leave_running(self, stream_id: str) -> None:
         with contextlib.suppress(Unavailable):
@@ -221,7 +264,12 @@ class Fleet:
     # --- the session's channel
 
     async def watch(self, session_id: str) -> None:
-        if not self.shared or session_id in self._watched:
+        if not self.shared:
+            return
+        if session_id in self._leaving:
+            self._wanted.add(session_id)  # `unwatch` is leaving it: it hears it again after
+            return
+        if session_id in self._watched:
             return
         self._watched.add(session_id)
         try:
@@ -231,18 +279,33 @@ class Fleet:
             raise
 
     async def unwatch(self, session_ids: list[str]) -> list[str]:
-        """Stop hearing the sessions' channels (they left this node); those no other node
-        hears either, which are then held nowhere."""
+        """Stop hearing the channels of sessions that left this node; returns those no node
+        hears any more, which are then held nowhere. A session back here meanwhile is kept,
+        and one whose channel could not be left is tried again at its next sweep."""
         if not self.shared:
             return session_ids
-        channels = []
+        gone = []
         for session_id in session_ids:
+            if session_id in self.service.registry.sessions:
+                continue  # a connection brought it back while this ran
             if session_id in self._watched:
+                self._leaving.add(session_id)
+                try:
+                    await self.broker.hub.unsubscribe(session_channel(session_id))
+                except Unavailable:
+                    self._wanted.discard(session_id)  # still heard: nothing to do again
+                    continue
+                finally:
+                    self._leaving.discard(session_id)
+                if session_id in self._wanted or session_id in self.service.registry.sessions:
+                    # a connection came for it during the await: hear it again
+                    self._wanted.discard(session_id)
+                    await self.broker.hub.subscribe(session_channel(session_id), self._on_message)
+                    continue
                 self._watched.discard(session_id)
-                await self.broker.hub.unsubscribe(session_channel(session_id))
-            channels.append(session_channel(session_id))
-        counts = await self.broker.hub.listeners(channels)
-        return [s for s in session_ids if not counts.get(session_channel(s))]
+            gone.append(session_id)
+        counts = await self.broker.hub.listeners([session_channel(s) for s in gone])
+        return [s for s in gone if not counts.get(session_channel(s))]
 
     async def active_elsewhere(self, session_id: str) -> dict[str, Any] | None:
         """The answer another node is generating in the session, if any."""
@@ -277,19 +340,57 @@ class Fleet:
             await asyncio.sleep(self.lease_s / 3)
             try:
                 held = dict(self._claimed.values())
-                await claims.renew(held, dict(self._slots), self.lease_s)
-                # renews this node's lease, or takes it again if it lapsed (the broker was
-                # away, or restarted empty)
-                await claims.join(NODES, self.node_id, self.lease_s, value=self._describe())
-                self.lease_ok = True
-                if self.shared:
-                    await self._reap_dead()
-            except Unavailable as exc:
+                # a renewal slower than a third of the lease is as good as a failed one
+                async with asyncio.timeout(self.lease_s / 3):
+                    lost = await claims.renew(held, dict(self._slots), self.lease_s)
+                    # renews this node's lease, or takes it again if it lapsed (the broker
+                    # was away, or restarted empty)
+                    await claims.join(NODES, self.node_id, self.lease_s, value=self._describe())
+                for key in lost:
+                    log.warning("the claim %s lapsed and another node took it", key)
+                self.renewed()
+            except (Unavailable, TimeoutError) as exc:
                 if self.lease_ok:
-                    log.warning("could not renew this node's lease: %s", exc.message)
+                    why = exc.message if isinstance(exc, Unavailable) else "too slow"
+                    log.warning("could not renew this node's lease: %s", why)
                 self.lease_ok = False
             except Exception:
                 log.exception("the heartbeat failed")
+
+    def renewed(self) -> None:
+        """A renewal reached the broker."""
+        if not self.lease_ok:
+            self._lease_since = self.service.clock()
+        self.lease_ok = True
+
+    def may_judge(self) -> bool:
+        """Only a node whose own lease has held for a whole lease may take others for dead:
+        after an outage of the broker, every live node renews within that time."""
+        return self.lease_ok and self.service.clock() - self._lease_since >= self.lease_s
+
+    async def _reap_forever(self) -> None:
+        """End the answers of dead nodes, in a task of its own so that storage being slow
+        never delays the heartbeat."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            if not self.may_judge():
+                continue
+            try:
+                await self._reap_dead()
+            except SheetstreamError as exc:
+                log.warning("could not end the answers of dead nodes: %s", exc.message)
+            except Exception:
+                log.exception("ending the answers of dead nodes failed")
+
+    def _alive(self, description: dict[str, Any], alive: dict[str, str]) -> bool:
+        node = description.get("node")
+        if node not in alive:
+            return False
+        incarnation = description.get("incarnation")
+        if incarnation is None:
+            return True
+        now = orjson.loads(alive[node] or "{}").get("incarnation")
+        return now is None or now == incarnation
 
     async def _reap_dead(self) -> None:
         claims = self.broker.claims
@@ -299,56 +400,83 @@ class Fleet:
         alive = await claims.members(NODES)
         for stream_id, value in running.items():
             description = orjson.loads(value) if value else {}
-            node = description.get("node")
-            if node == self.node_id or node in alive:
+            if self._alive(description, alive):
                 continue
             if await claims.claim("reap:" + stream_id, self.node_id, REAP_CLAIM_S) is not None:
                 continue  # another node is ending it
-            await self._reap(stream_id, description)
-            await claims.leave(RUNNING, stream_id)
+            if await self._reap(stream_id, description):
+                await claims.leave(RUNNING, stream_id)
+            await claims.release("reap:" + stream_id, self.node_id)
 
-    async def _reap(self, stream_id: str, description: dict[str, Any]) -> None:
+    async def _reap(self, stream_id: str, description: dict[str, Any]) -> bool:
         """End a dead node's answer for every reader: `end` reason `interrupted` after the
-        chunks it logged, and the stored message interrupted with that text."""
-        entries = [entry for _, entry in await self.broker.log.read(stream_id)]
-        if any(e.kind == END for e in entries):
-            return  # it ended; only leaving the running group was left undone
-        for entry in entries:
-            if entry.kind == START and entry.data:
-                description = orjson.loads(entry.data)
-        chunks = [orjson.loads(e.frame) for e in entries if e.kind == CHUNK]
-        tokens = sum(c["tokens"] for c in chunks)
-        request_id = description.get("request_id")
-        end = protocol.end_frame(stream_id, len(chunks), EndReason.INTERRUPTED, tokens, request_id)
-        retention = self.service.settings.stream_retention_s
-        ends = await self.broker.log.append({stream_id: [LogEntry(END, end)]}, retention, retention)
-        if not ends.get(stream_id):
-            return
-        self.reaped += 1
-        log.warning(
-            "node %s died while answering %s: ended as interrupted after %d chunks",
-            description.get("node"),
-            stream_id,
-            len(chunks),
-        )
-        if "session_id" not in description:
-            return
-        record = MessageRecord(
-            stream_id=stream_id,
-            session_id=description["session_id"],
-            request_id=request_id,
-            question=description.get("question", ""),
-            mode=description.get("mode", "token_by_token"),
-            created_at=description.get("created_at", time.time()),
-            answer="".join(c["text"] for c in chunks),
-            status=EndReason.INTERRUPTED.value,
-            partial=True,
-            answer_tokens=tokens,
-            chunks=len(chunks),
-            workbook_id=description.get("workbook_id"),
-            tools=[orjson.loads(e.frame) for e in entries if e.kind == "preface"] or None,
-        )
-        try:
-            await self.service.storage.finish_message(record)
-        except SheetstreamError as exc:
-            log.error("could not store the interrupted answer %s: %s", stream_id, exc.message)
+        chunks it logged, and the stored message interrupted with that text (only if it is
+        still `streaming`). True when nothing is left to do."""
+        storage = self.service.storage
+        entries: list[LogEntry] = []
+        for _attempt in range(3):
+            entries = [entry for _, entry in await self.broker.log.read(stream_id)]
+            if not entries:
+                # its log is gone: nothing to end for readers; the history must not stay
+                # `streaming` (a finished one is left as it is)
+                await storage.interrupt_messages([stream_id])
+                return True
+            if any(e.kind == END for e in entries):
+                break  # ended (by its node, or by a reaper that could not store it)
+            chunks = [orjson.loads(e.frame) for e in entries if e.kind == CHUNK]
+            end = protocol.end_frame(
+                stream_id,
+                len(chunks),
+                EndReason.INTERRUPTED,
+                sum(c["tokens"] for c in chunks),
+                description.get("request_id"),
+            )
+            retention = self.service.settings.stream_retention_s
+            entry = LogEntry(END, end, "", len(chunks))
+            appended = await self.broker.log.append({stream_id: [entry]}, retention, retention)
+            if appended[stream_id] == STALE:
+                continue  # a chunk came meanwhile (the node was not dead yet): read again
+            if appended[stream_id] == ENDED:
+                self.reaped += 1
+                log.warning(
+                    "node %s died while answering %s: ended as interrupted after %d chunks",
+                    description.get("node"),
+                    stream_id,
+                    len(chunks),
+                )
+        else:
+            return False
+        record = _record_from_log(stream_id, description, entries)
+        # only a message still `streaming` gets the text (one its node stored is kept)
+        if record is not None and await storage.interrupt_messages([stream_id]):
+            await storage.finish_message(record)
+        return True
+
+
+def _record_from_log(
+    stream_id: str, description: dict[str, Any], entries: list[LogEntry]
+) -> MessageRecord | None:
+    """The stored message of an answer as its log tells it (after an `end`, when read again)."""
+    for entry in entries:
+        if entry.kind == START and entry.data:
+            description = orjson.loads(entry.data)
+    if "session_id" not in description:
+        return None
+    chunks = [orjson.loads(e.frame) for e in entries if e.kind == CHUNK]
+    ends = [orjson.loads(e.frame) for e in entries if e.kind == END]
+    reason = ends[0]["reason"] if ends else EndReason.INTERRUPTED.value
+    return MessageRecord(
+        stream_id=stream_id,
+        session_id=description["session_id"],
+        request_id=description.get("request_id"),
+        question=description.get("question", ""),
+        mode=description.get("mode", "token"),
+        created_at=description.get("created_at", time.time()),
+        answer="".join(c["text"] for c in chunks),
+        status=reason,
+        partial=reason != EndReason.COMPLETE.value,
+        answer_tokens=sum(c["tokens"] for c in chunks),
+        chunks=len(chunks),
+        workbook_id=description.get("workbook_id"),
+        tools=[orjson.loads(e.frame) for e in entries if e.kind == PREFACE] or None,
+    )

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 FOLLOW_BLOCK_S = 1.0
 RETRY_S = 0.5
 ABANDONED_S = 60.0  # a mirror with no news this long whose log is gone ends as interrupted
+ABANDON_CHECK_S = 10.0  # how often the quiet mirrors' logs are looked for
 
 
 class Follower:
@@ -95,7 +96,9 @@ class Follower:
             return None
         stream = mirror_of(stream_id, description, self._clock)
         for _, entry in entries:
-            apply(stream, entry, self._clock)
+            if not apply(stream, entry, self._clock):
+                end_locally(stream, EndReason.INTERRUPTED)
+                break
         cursor: Cursor = entries[-1][0] if entries else "0"
         self._adopt(stream)
         if not stream.finished:
@@ -111,30 +114,42 @@ class Follower:
             await self._log.nudge(self._node_id)
 
     async def _run(self) -> None:
+        next_check = self._clock() + ABANDON_CHECK_S
         while True:
             if not self._cursors:
                 await self._wake.wait()
             self._wake.clear()
             try:
-                found = await self._log.follow(self._node_id, dict(self._cursors), FOLLOW_BLOCK_S)
-            except Unavailable as exc:
-                log.warning("could not follow the stream log: %s", exc.message)
+                await self._read()
+                if self._clock() >= next_check:
+                    next_check = self._clock() + ABANDON_CHECK_S
+                    await self._abandon(self._clock())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every mirror depends on this task: it must go on
+                if isinstance(exc, Unavailable):
+                    log.warning("could not follow the stream log: %s", exc.message)
+                else:
+                    log.exception("following the stream log failed")
                 await asyncio.sleep(RETRY_S)
+
+    async def _read(self) -> None:
+        found = await self._log.follow(self._node_id, dict(self._cursors), FOLLOW_BLOCK_S)
+        self.reads += 1
+        now = self._clock()
+        for stream_id, entries in found.items():
+            stream = self._mirrors.get(stream_id)
+            if stream is None:
                 continue
-            self.reads += 1
-            now = self._clock()
-            for stream_id, entries in found.items():
-                stream = self._mirrors.get(stream_id)
-                if stream is None:
-                    continue
-                for cursor, entry in entries:
-                    apply(stream, entry, self._clock)
-                    self._cursors[stream_id] = cursor
-                self._news[stream_id] = now
-                if stream.finished:
-                    self._forget(stream_id)
-            if not found:
-                await self._abandon(now)
+            for cursor, entry in entries:
+                if not apply(stream, entry, self._clock):
+                    log.error("the log of %s skips a chunk; ending its mirror", stream_id)
+                    end_locally(stream, EndReason.INTERRUPTED)
+                    break
+                self._cursors[stream_id] = cursor
+            self._news[stream_id] = now
+            if stream.finished:
+                self._forget(stream_id)
 
     def _forget(self, stream_id: str) -> None:
         self._mirrors.pop(stream_id, None)
@@ -143,15 +158,14 @@ class Follower:
 
     async def _abandon(self, now: float) -> None:
         """End the mirrors whose log vanished (Redis lost it): nobody will end them."""
-        for stream_id, last in list(self._news.items()):
-            if now - last < ABANDONED_S:
-                continue
+        quiet = [s for s, last in self._news.items() if now - last >= ABANDONED_S]
+        if not quiet:
+            return
+        for stream_id, exists in (await self._log.exists(quiet)).items():
             self._news[stream_id] = now
-            with contextlib.suppress(Unavailable):
-                if not await self._log.read(stream_id):
-                    stream = self._mirrors[stream_id]
-                    end_locally(stream, EndReason.INTERRUPTED)
-                    self._forget(stream_id)
+            if not exists and stream_id in self._mirrors:
+                end_locally(self._mirrors[stream_id], EndReason.INTERRUPTED)
+                self._forget(stream_id)
 
 
 def mirror_of(stream_id: str, description: dict[str, Any], clock: Callable[[], float]) -> Stream:
@@ -169,20 +183,27 @@ def mirror_of(stream_id: str, description: dict[str, Any], clock: Callable[[], f
     return stream
 
 
-def apply(stream: Stream, entry: LogEntry, clock: Callable[[], float]) -> None:
-    """One log entry into a mirror."""
+def apply(stream: Stream, entry: LogEntry, clock: Callable[[], float]) -> bool:
+    """One log entry into a mirror; False when the log skips a chunk (it cannot go on)."""
     if entry.kind == CHUNK:
         chunk = orjson.loads(entry.frame)
+        if chunk["seq"] <= stream.last_seq:
+            return True  # seen already (a replay overlapping the live read, or a rewrite)
         if chunk["seq"] != stream.last_seq + 1:
-            return  # seen already (a replay overlapping the live read)
+            return False
         produced = float(entry.data) if entry.data else time.time()
         oldest = clock() - max(0.0, time.time() - produced)
         stream.mirror_chunk(entry.frame, chunk["text"], chunk["tokens"], oldest)
     elif entry.kind == PREFACE:
-        stream.add_preface(entry.frame)
+        if entry.n > len(stream.preface):
+            stream.add_preface(entry.frame)
     elif entry.kind == END:
-        reason = EndReason(orjson.loads(entry.frame)["reason"])
-        stream.mirror_end(entry.frame, entry.data or None, reason)
+        reason = orjson.loads(entry.frame).get("reason")
+        known = reason in EndReason.__members__.values()
+        stream.mirror_end(
+            entry.frame, entry.data or None, EndReason(reason) if known else EndReason.ERROR
+        )
+    return True
 
 
 def end_locally(stream: Stream, reason: EndReason) -> None:

@@ -122,7 +122,8 @@ async def generate(
         _fill(stream, record, error, shutting_down)
         if ended is not None:
             ended(record)
-        await _store(stream, record, storage, stored)
+        if not stream.fenced:  # else the node that ended it stored what the log has
+            await _store(stream, record, storage, stored)
 
 
 def _fill(

@@ -23,7 +23,17 @@ from dataclasses import dataclass
 
 import orjson
 
-from sheetstream.broker.base import CHUNK, END, PREFACE, START, LogEntry, StreamLog
+from sheetstream.broker.base import (
+    CHUNK,
+    END,
+    LOST,
+    PREFACE,
+    REFUSED,
+    STALE,
+    START,
+    LogEntry,
+    StreamLog,
+)
 from sheetstream.errors import Unavailable
 from sheetstream.streaming.stream import Stream
 
@@ -34,7 +44,8 @@ RETRY_S = 0.5  # pause after a failed write before the next try
 
 @dataclass(slots=True)
 class _Written:
-    start: str  # the start entry's data, until written
+    description: str  # the start entry's data
+    start: bool = False
     preface: int = 0
     chunks: int = 0
     ended: bool = False
@@ -46,12 +57,14 @@ class Relay:
         stream_log: StreamLog,
         retention_s: float,
         clock: Callable[[], float],
-        ended: Callable[[Stream, bool], None],
+        ended: Callable[[Stream], None],
+        refused: Callable[[Stream], None],
     ) -> None:
         self._log = stream_log
         self._retention_s = retention_s
         self._clock = clock
-        self._ended = ended  # (stream, whether its end was the first) once the end is written
+        self._ended = ended  # once the stream's end is in the log
+        self._refused = refused  # the log took another end first (this node was taken for dead)
         self._written: dict[Stream, _Written] = {}
         self._dirty: dict[Stream, None] = {}
         self._wake = asyncio.Event()
@@ -61,6 +74,7 @@ class Relay:
         self.appends = 0  # log writes (round trips), for the benchmark's operations per token
         self.entries = 0
         self.commands = 0  # one per stream per write
+        self.rewrites = 0  # logs written again from their start after Redis lost them
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="relay")
@@ -97,51 +111,72 @@ class Relay:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch = self._collect()
-            if not batch:
-                if not self._dirty:
-                    self._idle.set()
-                continue
             try:
-                ends = await self._log.append(
-                    {s.stream_id: entries for s, (entries, _) in batch.items()},
-                    self._ttl(),
-                    self._retention_s,
-                )
-            except Unavailable as exc:
-                log.warning("could not write to the stream log: %s", exc.message)
-                for stream in batch:
-                    self._dirty[stream] = None
+                await self._write()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, Unavailable):
+                    log.warning("could not write to the stream log: %s", exc.message)
+                else:
+                    log.exception("writing to the stream log failed")
                 await asyncio.sleep(RETRY_S)
                 self._wake.set()
-                continue
-            except Exception:
-                log.exception("writing to the stream log failed")
-                for stream in batch:
-                    self._dirty[stream] = None
-                await asyncio.sleep(RETRY_S)
-                self._wake.set()
-                continue
-            self.appends += 1
-            self.commands += len(batch)
-            for stream, (entries, marks) in batch.items():
-                self.entries += len(entries)
-                written = self._written[stream]
-                written.start, written.preface, written.chunks, written.ended = marks
-                stream.release(written.chunks, written.preface, written.ended)
-                if written.ended:
-                    del self._written[stream]
-                    stream.on_change = None
-                    self._ended(stream, ends.get(stream.stream_id, False))
             if not self._dirty:
                 self._idle.set()
+
+    async def _write(self) -> None:
+        batch = self._collect()
+        if not batch:
+            return
+        try:
+            results = await self._log.append(
+                {s.stream_id: entries for s, (entries, _) in batch.items()},
+                self._ttl(),
+                self._retention_s,
+            )
+        except BaseException:
+            for stream in batch:  # written on the next try (what is there already is skipped)
+                self._dirty[stream] = None
+            raise
+        self.appends += 1
+        self.commands += len(batch)
+        for stream, (entries, marks) in batch.items():
+            result = results.get(stream.stream_id)
+            written = self._written.get(stream)
+            if written is None:
+                continue
+            if result == REFUSED:  # another node ended it: what the log has is all there is
+                self._forget(stream)
+                self._refused(stream)
+                continue
+            if result == STALE:  # cannot be, but for a log changed under us: try again
+                self._dirty[stream] = None
+                continue
+            if result == LOST:  # Redis lost the log: write it again from its start
+                self.rewrites += 1
+                written.start, written.preface, written.chunks = False, 0, 0
+                self._dirty[stream] = None
+                continue
+            self.entries += len(entries)
+            written.start = True
+            written.preface, written.chunks, written.ended = marks
+            stream.release(written.chunks, written.preface, written.ended)
+            if written.ended:
+                self._forget(stream)
+                self._ended(stream)
+
+    def _forget(self, stream: Stream) -> None:
+        self._written.pop(stream, None)
+        self._dirty.pop(stream, None)
+        stream.on_change = None
 
     def _ttl(self) -> float:
         # while an answer is generated its log must outlive a dead node's lease by far; from
         # its end it stays for the retention, like the stream in memory
         return max(self._retention_s, 600.0)
 
-    def _collect(self) -> dict[Stream, tuple[list[LogEntry], tuple[str, int, int, bool]]]:
+    def _collect(self) -> dict[Stream, tuple[list[LogEntry], tuple[int, int, bool]]]:
         batch = {}
         dirty, self._dirty = self._dirty, {}
         wall_offset = time.time() - self._clock()
@@ -150,17 +185,17 @@ class Relay:
             if written is None:
                 continue
             entries: list[LogEntry] = []
-            if written.start:
-                entries.append(LogEntry(START, stream.start_frame, written.start))
-            for frame in stream.preface[written.preface :]:
-                entries.append(LogEntry(PREFACE, frame))
+            if not written.start:
+                entries.append(LogEntry(START, stream.start_frame, written.description))
+            for index in range(written.preface, len(stream.preface)):
+                entries.append(LogEntry(PREFACE, stream.preface[index], "", index + 1))
             for seq in range(written.chunks, stream.last_seq):
                 oldest = stream.oldest[seq] + wall_offset
-                entries.append(LogEntry(CHUNK, stream.frames[seq], f"{oldest:.6f}"))
+                entries.append(LogEntry(CHUNK, stream.frames[seq], f"{oldest:.6f}", seq + 1))
             ended = stream.end_frame is not None
             if ended:
-                entries.append(LogEntry(END, stream.end_frame or "", stream.error_frame or ""))
+                frame, error = stream.end_frame or "", stream.error_frame or ""
+                entries.append(LogEntry(END, frame, error, stream.last_seq))
             if entries:
-                marks = ("", len(stream.preface), stream.last_seq, ended)
-                batch[stream] = (entries, marks)
+                batch[stream] = (entries, (len(stream.preface), stream.last_seq, ended))
         return batch

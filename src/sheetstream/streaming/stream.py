@@ -68,6 +68,7 @@ class Stream:
         # (`gated`, released by the relay), so a reader who moves to another node never has
         # seen a chunk the log lacks; otherwise everything is ready as soon as it is cut.
         self.gated = False
+        self.fenced = False  # ended by another node: this node stores nothing of it
         self.ready_seq = 0
         self.ready_preface = 0
         self.end_ready = False
@@ -173,6 +174,20 @@ class Stream:
         self.ended_at = self.clock()
         self.error_frame = error_frame
         self.end_frame = end_frame
+        self.end_ready = True
+        for conn in self.subscribers:
+            conn.wake()
+
+    def fence(self, end_frame: str, error_frame: str | None) -> None:
+        """Another node ended this answer in the log (this node was taken for dead): its
+        readers get what the log has and the log's `end`, nothing this node cut after."""
+        self.fenced = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.reason = EndReason.INTERRUPTED
+        self.ended_at = self.clock()
+        self.end_frame, self.error_frame = end_frame, error_frame
         self.end_ready = True
         for conn in self.subscribers:
             conn.wake()
