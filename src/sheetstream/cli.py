@@ -37,6 +37,24 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("bench", help="measure streaming against a naive endpoint")
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     bench.add_argument("--output", help="write the JSON report to this file")
+    bench.add_argument(
+        "--scenarios",
+        metavar="NAME[,NAME]",
+        help="scenarios to run, of throughput, latency, idle_memory, fleet "
+        "(default: throughput,latency,idle_memory)",
+    )
+    bench.add_argument(
+        "--fleet",
+        action="store_true",
+        help="also run the fleet scenario (two nodes and --workers 2 on a Redis at "
+        "127.0.0.1:6379, or SHEETSTREAM_BENCH_REDIS)",
+    )
+    bench.add_argument(
+        "--fleet-sessions",
+        type=_positive,
+        metavar="N",
+        help="sessions of the fleet scenario's lateness part (default 500, --quick 50)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -55,8 +73,19 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return serve_workers(settings, args.workers)
     if args.command == "bench":
+        import dataclasses
+
+        from sheetstream.bench.fleet import FLEET_FULL, FLEET_QUICK
+        from sheetstream.bench.run import chosen
         from sheetstream.bench.run import main as bench_main
 
-        return bench_main(quick=args.quick, output=args.output)
+        try:
+            scenarios = chosen(args.scenarios, args.fleet)
+        except ValueError as exc:
+            bench.error(str(exc))
+        fleet_sizes = FLEET_QUICK if args.quick else FLEET_FULL
+        if args.fleet_sessions is not None:
+            fleet_sizes = dataclasses.replace(fleet_sizes, sessions=args.fleet_sessions)
+        return bench_main(args.quick, args.output, scenarios, fleet_sizes)
     parser.print_help(sys.stderr)
     return 2

@@ -144,10 +144,14 @@ def render(report: Report) -> str:
     """The table: median [min–max over rounds] per server, and the sheetstream/naive ratio."""
     info = report["machine"]
     load = report["load_generator"]
+    single = [
+        name for name in ("throughput", "latency", "idle_memory") if name in report["scenarios"]
+    ]
+    rounds = f"{report['sizes']['rounds']} round(s), " if single else ""
     lines = [
         f"sheetstream bench{' --quick' if report['quick'] else ''}: "
         f"{info['cpu_count']} × {info['cpu_model']}, Python {info['python']}, "
-        f"{report['sizes']['rounds']} round(s), median [min–max]",
+        f"{rounds}median [min–max]",
         f"load: {load['workers']} worker process(es), websockets {load['websockets']}, "
         f"{load['event_loop']} loop; server and load generator share the machine",
         "",
@@ -173,12 +177,126 @@ def render(report: Report) -> str:
         ]
         label = "failed checks per round"
         lines.append(f"  {label:32} {failures[0]:>26} {failures[1]:>26}")
+    if "fleet" in report["scenarios"]:
+        lines += render_fleet(report["scenarios"]["fleet"])
     caveat = " --quick sizes are far below the aims' sizes" if report["quick"] else ""
-    lines += ["", f"aims (informative;{caveat or ' not a pass/fail gate'}):"]
-    for aim in report["aims"]:
-        verdict = {True: "met", False: "MISSED", None: "not measured"}[aim["met"]]
-        measured = "-" if aim["measured"] is None else f"{aim['measured']:g}"
-        lines.append(f"  {aim['aim']:30} measured {measured:>10}  {verdict}")
+    if single:
+        lines += ["", f"aims (informative;{caveat or ' not a pass/fail gate'}):"]
+        for aim in report["aims"]:
+            verdict = {True: "met", False: "MISSED", None: "not measured"}[aim["met"]]
+            measured = "-" if aim["measured"] is None else f"{aim['measured']:g}"
+            lines.append(f"  {aim['aim']:30} measured {measured:>10}  {verdict}")
     errors = report["errors"]
     lines += ["", f"client-side check failures: {errors}" + ("" if not errors else "  (see JSON)")]
     return "\n".join(lines)
+
+
+# --- the fleet scenario
+
+# label, local (A) metric, cross-node (B) metric, B − A metric, digits
+_LATENESS_ROWS: tuple[tuple[str, str | None, str | None, str | None, int], ...] = (
+    ("token latency p50 ms (client)", "local_p50_ms", "cross_p50_ms", "diff_p50_ms", 2),
+    ("token latency p99 ms (client)", "local_p99_ms", "cross_p99_ms", "diff_p99_ms", 2),
+    ("token latency p99.9 ms (client)", "local_p999_ms", "cross_p999_ms", "diff_p999_ms", 2),
+    ("token latency max ms (client)", "local_max_ms", "cross_max_ms", None, 1),
+    ("same token, B arrival − A p50 ms", None, None, "hop_p50_ms", 2),
+    ("same token, B arrival − A p99 ms", None, None, "hop_p99_ms", 2),
+    ("same token, B arrival − A p99.9 ms", None, None, "hop_p999_ms", 2),
+    ("from 1st chunk on A: p50 ms", "local_steady_p50_ms", "cross_steady_p50_ms", None, 2),
+    ("from 1st chunk on A: p99 ms", "local_steady_p99_ms", "cross_steady_p99_ms", None, 2),
+    ("1st-token lateness p99 ms (client)", "first_local_p99_ms", "first_cross_p99_ms", None, 2),
+    ("start frame after A's p50 ms", None, "start_lag_p50_ms", None, 2),
+    ("start frame after A's p99 ms", None, "start_lag_p99_ms", None, 2),
+    ("chunk frames per token", "a_frames_per_token", "b_frames_per_token", None, 3),
+    ("delivery p99 ms (server stats)", "a_server_p99_ms", "b_server_p99_ms", None, 2),
+    ("event-loop lag p99 ms (server)", "a_loop_lag_p99_ms", "b_loop_lag_p99_ms", None, 2),
+    ("node CPU busy (cores)", "a_cpu_cores", "b_cpu_cores", None, 2),
+    ("Redis server CPU (cores)", "redis_cpu_cores", None, None, 2),
+    ("load generator CPU s", "client_cpu_s", None, None, 2),
+    ("other programs' CPU (cores)", "background_cpu_cores", None, None, 2),
+)
+_OPS_ROWS: tuple[tuple[str, str, int], ...] = (
+    ("(A.log_commands + B.log_reads) / token", "ops_per_token", 4),
+    ("A.log_writes / token (round trips)", "log_writes_per_token", 4),
+    ("A.log_commands / token", "log_commands_per_token", 4),
+    ("A.log_entries / token", "log_entries_per_token", 4),
+    ("B.log_reads / token", "log_reads_per_token", 4),
+    ("Redis evalsha calls / token", "redis_evalsha_per_token", 4),
+    ("Redis xadd calls / token", "redis_xadd_per_token", 4),
+    ("Redis xread calls / token", "redis_xread_per_token", 4),
+    ("Redis script|exists calls / token", "redis_script|exists_per_token", 4),
+    ("Redis publish calls / token", "redis_publish_per_token", 4),
+    ("Redis calls of all commands / token", "redis_all_per_token", 4),
+    ("Redis server CPU µs / token", "redis_cpu_us_per_token", 2),
+)
+_WORKERS_ROWS: tuple[tuple[str, str, int, str | None], ...] = (
+    ("delivered tokens/s (client)", "tokens_per_s", 0, "throughput"),
+    ("server CPU s per M tokens", "cpu_s_per_million_tokens", 2, "cpu_per_token"),
+    ("server CPU busy (cores, all procs)", "server_cpu_cores", 2, None),
+    ("Redis server CPU (cores)", "redis_cpu_cores", 2, None),
+    ("tokens per frame", "tokens_per_frame", 2, None),
+    ("load generator CPU s", "client_cpu_s", 2, None),
+    ("other programs' CPU (cores)", "background_cpu_cores", 2, None),
+)
+
+
+def render_fleet(data: Report) -> list[str]:
+    """The fleet scenario's three tables."""
+    sizes = data["sizes"]
+    lateness = data["lateness"]
+    summary = lateness["summary"]
+    lines = [
+        "",
+        f"d) fleet, cross-node lateness: {sizes['sessions']} sessions × "
+        f"{sizes['rate']:g} tok/s, {sizes['tokens']} tokens each; asking tab on node A, "
+        f"reader tab on node B; {sizes['workers']} load worker(s), Redis "
+        f"{data['redis']['version']}",
+        f"{'':36} {'local (tab on A)':>24} {'cross-node (tab on B)':>24} {'B − A':>18}",
+    ]
+    for label, local, cross, diff, digits in _LATENESS_ROWS:
+        cells = [
+            _cell(summary.get(metric, {}), digits) if metric else ""
+            for metric in (local, cross, diff)
+        ]
+        lines.append(f"  {label:34} {cells[0]:>24} {cells[1]:>24} {cells[2]:>18}")
+    failures = ",".join(str(row["errors"]) for row in lateness["rounds"])
+    lines.append(f"  {'failed checks per round':34} {failures:>24}")
+    ops = data["redis_ops"]["summary"]
+    lines += ["", "   Redis operations per generated token (same rounds)"]
+    for label, metric, digits in _OPS_ROWS:
+        lines.append(f"  {label:40} {_cell(ops.get(metric, {}), digits):>24}")
+    lines.append(
+        "  (Redis figures are server-wide: any other client of this Redis counts too; the "
+        "commands a script runs count as calls of their own)"
+    )
+    throughput = data["throughput"]
+    servers = throughput["servers"]
+    first = servers["workers_1"]["rounds"]
+    clients = first[0]["clients"] if first else "?"
+    lines += [
+        "",
+        f"e) fleet, serve --workers 2 against --workers 1: {clients} clients × "
+        f"{sizes['throughput_tokens']} tokens, flat out, Redis broker",
+        f"{'':36} {'--workers 1':>24} {'--workers 2':>24} {'2 / 1':>18}",
+    ]
+    for label, metric, digits, ratio_key in _WORKERS_ROWS:
+        cells = [
+            _cell(servers[kind]["summary"].get(metric, {}), digits)
+            for kind in ("workers_1", "workers_2")
+        ]
+        ratio = _ratio_cell(throughput["ratios"].get(ratio_key)) if ratio_key else ""
+        lines.append(f"  {label:34} {cells[0]:>24} {cells[1]:>24} {ratio:>18}")
+    split = [
+        " / ".join(
+            ",".join(str(n) for n in row["clients_per_worker"]) for row in servers[kind]["rounds"]
+        )
+        for kind in ("workers_1", "workers_2")
+    ]
+    lines.append(f"  {'clients per process, per round':34} {split[0]:>24} {split[1]:>24}")
+    failures_by = [
+        ",".join(str(row["errors"]) for row in servers[kind]["rounds"])
+        for kind in ("workers_1", "workers_2")
+    ]
+    label = "failed checks per round"
+    lines.append(f"  {label:34} {failures_by[0]:>24} {failures_by[1]:>24}")
+    return lines

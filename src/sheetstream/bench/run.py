@@ -1,4 +1,8 @@
-"""`sheetstream bench [--quick] [--output FILE]`: run every scenario, print the table, save JSON.
+"""`sheetstream bench [--quick] [--output FILE] [--scenarios NAME,...] [--fleet]`: run the
+scenarios, print the table, save JSON.
+
+By default the three single-server scenarios run (throughput, latency, idle_memory); the
+fleet scenario (bench/fleet.py) needs a Redis and runs only when named or with `--fleet`.
 
 A benchmark, not a test: nothing here judges the numbers. The exit status is 1 only when
 clients saw protocol or correctness failures (the figures would then be meaningless) or a
@@ -13,21 +17,53 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from sheetstream.bench import report as reporting
+from sheetstream.bench.fleet import FLEET_FULL, FLEET_QUICK, FleetSizes, fleet
 from sheetstream.bench.scenarios import FULL, QUICK, Sizes, idle_memory, latency, throughput
 
 # Every connection is a socket in the server and one in a load worker; leave room for the rest.
 _FD_HEADROOM = 1024
 
+DEFAULT_SCENARIOS = ("throughput", "latency", "idle_memory")
+SCENARIOS = (*DEFAULT_SCENARIOS, "fleet")
 
-def main(quick: bool = False, output: str | None = None) -> int:
+
+def chosen(names: str | None = None, with_fleet: bool = False) -> tuple[str, ...]:
+    """The scenarios to run, in the usual order: `names` (comma-separated) or the defaults,
+    plus the fleet scenario with `with_fleet`. ValueError names an unknown scenario."""
+    wanted = (
+        [name.strip() for name in names.split(",") if name.strip()]
+        if names
+        else list(DEFAULT_SCENARIOS)
+    )
+    unknown = [name for name in wanted if name not in SCENARIOS]
+    if unknown:
+        raise ValueError(
+            f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
+        )
+    if not wanted:
+        raise ValueError(f"no scenario named; choose from {', '.join(SCENARIOS)}")
+    if with_fleet:
+        wanted.append("fleet")
+    return tuple(name for name in SCENARIOS if name in wanted)
+
+
+def main(
+    quick: bool = False,
+    output: str | None = None,
+    scenarios: tuple[str, ...] = DEFAULT_SCENARIOS,
+    fleet_sizes: FleetSizes | None = None,
+) -> int:
     sizes = QUICK if quick else FULL
-    fd_limit = _raise_fd_limit(max(sizes.idle_connections, sizes.latency_clients) + _FD_HEADROOM)
+    fleet_sizes = fleet_sizes or (FLEET_QUICK if quick else FLEET_FULL)
+    wanted = max(sizes.idle_connections, sizes.latency_clients, 2 * fleet_sizes.sessions)
+    fd_limit = _raise_fd_limit(wanted + _FD_HEADROOM)
     started = time.monotonic()
     report: dict[str, Any] = {
         "benchmark": "sheetstream bench",
@@ -35,37 +71,44 @@ def main(quick: bool = False, output: str | None = None) -> int:
         "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": reporting.machine(),
         "sizes": sizes.to_json(),
+        "selected": list(scenarios),
         "load_generator": _load_generator(sizes),
         "servers": _servers(),
         "fd_limit": fd_limit,
         "scenarios": {},
         "failures": [],
     }
+    if "fleet" in scenarios:
+        report["fleet_sizes"] = fleet_sizes.to_json()
+    runners: dict[str, Callable[[Path], dict[str, Any]]] = {
+        "throughput": lambda tmp: throughput(sizes, tmp, _progress),
+        "latency": lambda tmp: latency(sizes, tmp, _progress),
+        "idle_memory": lambda tmp: idle_memory(sizes, tmp, _progress),
+        "fleet": lambda tmp: fleet(fleet_sizes, tmp, _progress),
+    }
     with tempfile.TemporaryDirectory(prefix="sheetstream-bench-") as tmp:
-        for name, scenario in (
-            ("throughput", throughput),
-            ("latency", latency),
-            ("idle_memory", idle_memory),
-        ):
+        for name in scenarios:
             _progress(f"{name}: starting")
             try:
-                report["scenarios"][name] = scenario(sizes, Path(tmp), _progress)
+                report["scenarios"][name] = runners[name](Path(tmp))
             except Exception as exc:
                 _progress(f"{name}: failed: {exc}")
                 traceback.print_exc(file=sys.stderr)
                 report["failures"].append({"scenario": name, "error": f"{exc}"[:2000]})
     report["duration_s"] = round(time.monotonic() - started, 1)
-    report["errors"] = sum(
-        server["errors"]
-        for scenario in report["scenarios"].values()
-        for server in scenario["servers"].values()
-    )
+    report["errors"] = sum(_errors(scenario) for scenario in report["scenarios"].values())
     report["aims"] = reporting.aims(report)
     print(reporting.render(report))
     if output:
         Path(output).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
         print(f"\nJSON report: {output}")
     return 1 if report["errors"] or report["failures"] else 0
+
+
+def _errors(scenario: dict[str, Any]) -> int:
+    if "errors" in scenario:  # the fleet scenario counts its own
+        return int(scenario["errors"])
+    return sum(int(server["errors"]) for server in scenario["servers"].values())
 
 
 def _raise_fd_limit(wanted: int) -> dict[str, int]:
