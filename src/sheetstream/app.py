@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        broker = create_broker(settings.broker_url)
+        broker = create_broker(settings.broker_url, settings.broker_pool_size)
         storage = create_storage(settings.resolved_database_url(), settings.database_pool_size)
         # alone, every answer left `streaming` is a crash's; in a fleet, answers of other live
         # nodes are `streaming` too, and the dead nodes' are ended by the fleet's reaper

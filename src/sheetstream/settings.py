@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         description="What the processes of one service share: `memory://` (one process) or "
         "`redis://host:port/db` (a fleet: streams, claims and broadcasts through Redis).",
     )
+    broker_pool_size: int = Field(
+        64,
+        description="Redis: connections each process keeps in its pool; a call waits up to "
+        "5 s for a free one, then gets `unavailable`.",
+    )
     node_id: str = Field(
         "",
         description="This process's name in logs, admin views and metrics; empty: the host "

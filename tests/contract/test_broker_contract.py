@@ -340,3 +340,22 @@ async def test_channels_of_other_databases_are_not_heard(redis_url: str) -> None
         await mine.close()
         await other.close()
         release(other_url)
+
+
+async def test_scripts_flushed_by_a_restart_are_loaded_again(redis_url: str) -> None:
+    """A restarted Redis has no scripts: the first pipeline reloads them and goes through."""
+    import redis as sync_redis
+
+    from sheetstream.broker.redis import redis_broker
+
+    release(redis_url)
+    broker = redis_broker(redis_url)
+    try:
+        await broker.log.append({"st": [START_ENTRY, chunk(1)]}, 60)
+        with sync_redis.Redis.from_url(redis_url) as admin:
+            admin.script_flush()
+        assert await broker.log.append({"st": [chunk(2)]}, 60) == {"st": WRITTEN}
+        assert await broker.claims.renew({"k": "me"}, {"g": ["m"]}, 5) == []
+        assert [e.n for _, e in await broker.log.read("st")] == [1, 1, 2]
+    finally:
+        await broker.close()

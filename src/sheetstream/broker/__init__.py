@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from sheetstream.broker.base import Broker
 
 
-def create_broker(url: str) -> Broker:
+def create_broker(url: str, pool_size: int = 64) -> Broker:
     if url.startswith("memory://"):
         from sheetstream.broker.memory import memory_broker
 
@@ -17,7 +17,7 @@ def create_broker(url: str) -> Broker:
     if url.startswith(("redis://", "rediss://", "unix://")):
         from sheetstream.broker.redis import redis_broker
 
-        return redis_broker(url)
+        return redis_broker(url, pool_size)
     raise ValueError(
         f"Unsupported SHEETSTREAM_BROKER_URL {url.split(':', 1)[0]!r}:// ; use memory:// "
         "(one process) or redis://host:port/db"

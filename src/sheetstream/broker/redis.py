@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from sheetstream.broker.base import (
     END,
@@ -139,38 +140,69 @@ return 0
 """
 )
 
-# KEYS: the stream, its counters (per kind, the highest n taken; `end` once it has one).
+# KEYS: the stream, its counters (per kind, the highest n taken; `end` once it has one), read
+# once and written once per call.
 # ARGV: ttl ms, max entries, then kind, n, frame, data for each entry.
 # Returns 0: refused (it has an end); 3: lost (no log, and these do not begin with `start`);
 # 1: written; 2: written, with its first end; 4: written up to an end that follows other
 # chunks than the log has (not written).
 _APPEND = """
-if redis.call('HEXISTS', KEYS[2], 'end') == 1 then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 0 and ARGV[3] ~= 'start' then return 3 end
+local taken = redis.call('HMGET', KEYS[2], 'start', 'preface', 'chunk', 'end')
+if taken[4] then return 0 end
+if not (taken[1] or taken[2] or taken[3]) and ARGV[3] ~= 'start' then return 3 end
+local counts = {start = tonumber(taken[1] or '0'), preface = tonumber(taken[2] or '0'),
+                chunk = tonumber(taken[3] or '0'), ['end'] = 0}
 local result = 1
 for i = 3, #ARGV, 4 do
   local kind = ARGV[i]
   local n = tonumber(ARGV[i + 1])
-  if kind == 'end' and n ~= tonumber(redis.call('HGET', KEYS[2], 'chunk') or '0') then
+  if kind == 'end' and n ~= counts.chunk then
     result = 4
     break
   end
-  if n > tonumber(redis.call('HGET', KEYS[2], kind) or '0') then
+  if n > counts[kind] then
     redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
                'k', kind, 'f', ARGV[i + 2], 'd', ARGV[i + 3], 'n', n)
-    redis.call('HSET', KEYS[2], kind, n)
+    counts[kind] = n
     if kind == 'end' then
       result = 2
       break
     end
   end
 end
+redis.call('HSET', KEYS[2], 'start', counts.start, 'preface', counts.preface,
+           'chunk', counts.chunk)
+if result == 2 then redis.call('HSET', KEYS[2], 'end', 1) end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 return result
 """
 
 _APPENDED = {0: REFUSED, 1: WRITTEN, 2: ENDED, 3: LOST, 4: STALE}
+
+
+async def _execute(
+    client: aioredis.Redis, scripts: list[AsyncScript], build: Callable[[Any], None]
+) -> list[Any]:
+    """One pipeline of EVALSHAs (and plain commands) built by `build`. redis-py's scripts in a
+    pipeline cost a SCRIPT EXISTS round trip per pipeline; here a script is loaded only when
+    Redis says it does not have it (a new or restarted server), and the pipeline sent again:
+    what it writes is safe to write twice."""
+    for attempt in range(2):
+        async with client.pipeline(transaction=False) as pipe:
+            build(pipe)
+            try:
+                return list(await pipe.execute())
+            except NoScriptError:
+                if attempt:
+                    raise
+        for script in scripts:
+            await client.script_load(script.script)
+    raise AssertionError("unreachable")
+
+
+def _evalsha(pipe: Any, script: AsyncScript, keys: list[str], args: list[Any]) -> None:
+    pipe.evalsha(script.sha, len(keys), *keys, *args)
 
 
 def _ms(seconds: float) -> int:
@@ -271,7 +303,8 @@ class RedisLog:
         self, entries: dict[str, list[LogEntry]], ttl_s: float, ended_ttl_s: float | None = None
     ) -> dict[str, str]:
         streams = list(entries)
-        async with _mapped(), self._client.pipeline(transaction=False) as pipe:
+
+        def build(pipe: Any) -> None:
             for stream_id in streams:
                 ends = ended_ttl_s is not None and any(e.kind == END for e in entries[stream_id])
                 ttl = ended_ttl_s if ends and ended_ttl_s is not None else ttl_s
@@ -279,8 +312,10 @@ class RedisLog:
                 for entry in entries[stream_id]:
                     args += (entry.kind, entry.n, entry.frame, entry.data)
                 key = PREFIX + "log:" + stream_id
-                await self._append(keys=[key, key + ":n"], args=args, client=pipe)
-            results = await pipe.execute()
+                _evalsha(pipe, self._append, [key, key + ":n"], args)
+
+        async with _mapped():
+            results = await _execute(self._client, [self._append], build)
         return {s: _APPENDED[int(r)] for s, r in zip(streams, results, strict=True)}
 
     async def exists(self, stream_ids: list[str]) -> dict[str, bool]:
@@ -383,23 +418,36 @@ class RedisClaims:
         if not keys and not groups:
             return []
         ttl = _ms(ttl_s)
-        async with _mapped(), self._client.pipeline(transaction=False) as pipe:
+
+        def build(pipe: Any) -> None:
             for key, holder in keys.items():
-                await self._renew_key(keys=[PREFIX + "c:" + key], args=[holder, ttl], client=pipe)
+                _evalsha(pipe, self._renew_key, [PREFIX + "c:" + key], [holder, ttl])
             for group, names in groups.items():
                 if names:
-                    await self._renew_members(
-                        keys=self._group_keys(group), args=[ttl, *names], client=pipe
-                    )
-            results = await pipe.execute()
+                    _evalsha(pipe, self._renew_members, self._group_keys(group), [ttl, *names])
+
+        scripts = [self._renew_key, self._renew_members]
+        async with _mapped():
+            results = await _execute(self._client, scripts, build)
         # the keys' results come first, in order
         return [key for key, lost in zip(keys, results, strict=False) if lost == 1]
 
 
-def redis_broker(url: str) -> Broker:
-    client = aioredis.Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=2.0, socket_timeout=10.0
+POOL_WAIT_S = 5.0  # longest a call waits for a free connection before `unavailable`
+
+
+def redis_broker(url: str, pool_size: int = 64) -> Broker:
+    # A pool that waits for a free connection: a burst of answers starting must queue for
+    # one, not fail (the default pool refuses past its size at once).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=pool_size,
+        timeout=POOL_WAIT_S,
+        decode_responses=True,
+        socket_connect_timeout=2.0,
+        socket_timeout=10.0,
     )
+    client = aioredis.Redis(connection_pool=pool)
     hub = RedisHub(client)
 
     async def ping() -> bool:
@@ -411,6 +459,7 @@ def redis_broker(url: str) -> Broker:
     async def close() -> None:
         await hub.aclose()
         await client.aclose()
+        await pool.aclose()
 
     return Broker(
         url=url,

@@ -191,7 +191,7 @@ class Answers:
         )
         owner = session.owner or ""
         try:
-            await service.fleet.publish_start(stream, record)
+            service.fleet.publish_start(stream, record)
             if owner not in self.history_used:
                 stored_bytes = await service.storage.history_bytes(owner)
                 # another answer of this owner may have read and counted meanwhile: keep its

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 RESUME_RETRIES = 3  # a stream not in the log yet is looked for again, this many times
 RESUME_RETRY_S = 0.05
+FOLLOW_RETRIES = 5  # tries to mirror an answer announced in a session with tabs here
 _STREAM_ID = re.compile(r"st_[A-Za-z0-9_-]{1,64}")
 
 
@@ -156,7 +157,17 @@ class Control:
             self.service.fleet.spawn(self._follow(message["stream_id"], description), "follow")
 
     async def _follow(self, stream_id: str, description: dict[str, Any]) -> None:
-        stream = await self.service.fleet.follower.mirror(stream_id, description)
+        stream = None
+        for attempt in range(FOLLOW_RETRIES):
+            try:
+                stream = await self.service.fleet.follower.mirror(stream_id, description)
+                break
+            except SheetstreamError as exc:
+                if attempt == FOLLOW_RETRIES - 1:
+                    # the tabs here never got its `start`; they can `resume` it
+                    log.warning("could not follow %s for its tabs: %s", stream_id, exc.message)
+                    return
+                await asyncio.sleep(RESUME_RETRY_S * 2**attempt)
         session = self.service.registry.sessions.get(description["session_id"])
         if stream is None or session is None:
             return

@@ -183,8 +183,9 @@ class Fleet:
             self._slots.setdefault(owner_group(owner), []).append(stream.stream_id)
         self._claimed[stream.stream_id] = (key, holder)
 
-    async def publish_start(self, stream: Stream, record: MessageRecord) -> None:
-        """Log the answer from its first frame and tell the session's other nodes."""
+    def publish_start(self, stream: Stream, record: MessageRecord) -> None:
+        """Log the answer from its first frame, and, in the background (off the time to
+        first token), enter it in the running group and tell the session's other nodes."""
         if not self.shared:
             return
         description = {
@@ -200,6 +201,9 @@ class Fleet:
         }
         # logged first: with Redis away the answer goes on, and is written when it is back
         self.relay.track(stream, description)
+        self.spawn(self._announce(stream, description), "announce")
+
+    async def _announce(self, stream: Stream, description: dict[str, Any]) -> None:
         message = {"op": "start", "stream_id": stream.stream_id, "description": description}
         try:
             await self.broker.claims.join(
