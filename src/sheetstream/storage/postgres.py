@@ -34,6 +34,14 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from sheetstream.errors import NotFound, StorageError
 from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord, WorkbookEntry
+from sheetstream.storage.rows import (
+    FINAL_COLUMNS,
+    MESSAGE_COLUMNS,
+    WORKBOOK_COLUMNS,
+    db_value,
+    record_from_row,
+    workbook_from_row,
+)
 
 T = TypeVar("T")
 Connection = psycopg.AsyncConnection[TupleRow]
@@ -41,38 +49,13 @@ Connection = psycopg.AsyncConnection[TupleRow]
 _SCHEMES = ("postgresql://", "postgres://")
 _URL_HELP = "use postgresql://user[:password]@host[:port]/dbname"
 
-# MessageRecord fields in column order; the messages table has these columns, plus `seq`
-# (insertion order, the tie-break of equal times) and `bytes`.
-_COLUMNS = (
-    "stream_id",
-    "session_id",
-    "request_id",
-    "question",
-    "mode",
-    "created_at",
-    "answer",
-    "status",
-    "partial",
-    "error_code",
-    "answer_tokens",
-    "chunks",
-    "first_token_ms",
-    "duration_ms",
-    "workbook_id",
-    "grounding",
-    "tools",
-)
-# JSON is kept as text, as SQLite keeps it: jsonb would refuse NaN and \u0000 and reorder keys.
-_JSON_COLUMNS = ("grounding", "tools")
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM messages"
+_SELECT = f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages"
 _INSERT = (
-    f"INSERT INTO messages ({', '.join(_COLUMNS)}, bytes) "
-    f"VALUES ({', '.join('%s' for _ in _COLUMNS)}, %s)"
+    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}, bytes) "
+    f"VALUES ({', '.join('%s' for _ in MESSAGE_COLUMNS)}, %s)"
 )
-_FINAL = tuple(c for c in _COLUMNS if c not in ("stream_id", "session_id", "created_at"))
-_UPDATE = (
-    f"UPDATE messages SET {', '.join(f'{c} = %s' for c in _FINAL)}, bytes = %s WHERE stream_id = %s"
-)
+_SETS = ", ".join(f"{c} = %s" for c in FINAL_COLUMNS)
+_UPDATE = f"UPDATE messages SET {_SETS}, bytes = %s WHERE stream_id = %s"
 _HISTORY_BYTES = (
     "SELECT coalesce(sum(m.bytes), 0)::bigint FROM sessions s "
     "JOIN messages m ON m.session_id = s.id WHERE s.owner = %s"
@@ -141,7 +124,6 @@ MIGRATIONS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
 ]
-_WORKBOOK_COLUMNS = "id, owner, stored_bytes, uploaded_at, summary"
 
 # pg_advisory_xact_lock key held while migrating: 'SHSTMIGR' in ASCII.
 _MIGRATION_LOCK = 0x5348_5354_4D49_4752
@@ -184,25 +166,8 @@ def _text(value: str) -> str:
 
 
 def _db_value(record: MessageRecord, column: str) -> Any:
-    value = getattr(record, column)
-    if column in _JSON_COLUMNS and value is not None:
-        return json.dumps(value)
-    if isinstance(value, str):
-        return _text(value)
-    return value
-
-
-def _to_record(row: TupleRow) -> MessageRecord:
-    values = dict(zip(_COLUMNS, row, strict=True))
-    for column in _JSON_COLUMNS:
-        if values[column] is not None:
-            values[column] = json.loads(values[column])
-    return MessageRecord(**values)
-
-
-def _to_workbook(row: TupleRow) -> WorkbookEntry:
-    workbook_id, owner, stored_bytes, uploaded_at, summary = row
-    return WorkbookEntry(workbook_id, owner, int(stored_bytes), uploaded_at, json.loads(summary))
+    value = db_value(record, column)
+    return _text(value) if isinstance(value, str) else value
 
 
 def _one_line(text: str) -> str:
@@ -469,7 +434,7 @@ class PostgresStorage:
         return await self._run(f"reading session {session_id!r}", lambda c: _owner(c, session_id))
 
     async def add_message(self, record: MessageRecord) -> None:
-        values = (*(_db_value(record, c) for c in _COLUMNS), record.stored_bytes())
+        values = (*(_db_value(record, c) for c in MESSAGE_COLUMNS), record.stored_bytes())
 
         async def insert(conn: Connection) -> None:
             await conn.execute(_INSERT, values)
@@ -478,7 +443,7 @@ class PostgresStorage:
 
     async def finish_message(self, record: MessageRecord) -> None:
         values = (
-            *(_db_value(record, c) for c in _FINAL),
+            *(_db_value(record, c) for c in FINAL_COLUMNS),
             record.stored_bytes(),
             record.stream_id,
         )
@@ -514,7 +479,7 @@ class PostgresStorage:
             return await cur.fetchall()
 
         rows = await self._run(f"reading session {session_id!r}", select)
-        return [_to_record(row) for row in reversed(rows)]
+        return [record_from_row(row) for row in reversed(rows)]
 
     async def add_workbook(self, entry: WorkbookEntry) -> bool:
         values = (
@@ -527,7 +492,7 @@ class PostgresStorage:
 
         async def insert(conn: Connection) -> bool:
             cur = await conn.execute(
-                f"INSERT INTO workbooks ({_WORKBOOK_COLUMNS}) VALUES (%s, %s, %s, %s, %s) "
+                f"INSERT INTO workbooks ({WORKBOOK_COLUMNS}) VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT (id) DO NOTHING",
                 values,
             )
@@ -538,22 +503,22 @@ class PostgresStorage:
     async def get_workbook(self, workbook_id: str) -> WorkbookEntry | None:
         async def select(conn: Connection) -> TupleRow | None:
             cur = await conn.execute(
-                f"SELECT {_WORKBOOK_COLUMNS} FROM workbooks WHERE id = %s", (_text(workbook_id),)
+                f"SELECT {WORKBOOK_COLUMNS} FROM workbooks WHERE id = %s", (_text(workbook_id),)
             )
             return await cur.fetchone()
 
         row = await self._run(f"reading workbook {workbook_id!r}", select)
-        return None if row is None else _to_workbook(row)
+        return None if row is None else workbook_from_row(row)
 
     async def list_workbooks(self, owner: str | None) -> list[WorkbookEntry]:
         where, params = ("", ()) if owner is None else ("WHERE owner = %s", (_text(owner),))
-        query = f"SELECT {_WORKBOOK_COLUMNS} FROM workbooks {where} ORDER BY uploaded_at, id"
+        query = f"SELECT {WORKBOOK_COLUMNS} FROM workbooks {where} ORDER BY uploaded_at, id"
 
         async def select(conn: Connection) -> list[TupleRow]:
             cur = await conn.execute(query, params)
             return await cur.fetchall()
 
-        return [_to_workbook(row) for row in await self._run("listing workbooks", select)]
+        return [workbook_from_row(row) for row in await self._run("listing workbooks", select)]
 
     async def workbook_usage(self, owner: str) -> tuple[int, int]:
         async def usage(conn: Connection) -> tuple[int, int]:

@@ -14,52 +14,36 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sheetstream.errors import NotFound, StorageError
 from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord, WorkbookEntry
+from sheetstream.storage.rows import (
+    FINAL_COLUMNS,
+    MESSAGE_COLUMNS,
+    WORKBOOK_COLUMNS,
+    db_value,
+    record_from_row,
+    workbook_from_row,
+)
 
 T = TypeVar("T")
 
 _PREFIX = "sqlite:///"
 _MEMORY = ":memory:"
 
-# MessageRecord fields in column order; the messages table has exactly these columns.
-_COLUMNS = (
-    "stream_id",
-    "session_id",
-    "request_id",
-    "question",
-    "mode",
-    "created_at",
-    "answer",
-    "status",
-    "partial",
-    "error_code",
-    "answer_tokens",
-    "chunks",
-    "first_token_ms",
-    "duration_ms",
-    "workbook_id",
-    "grounding",
-    "tools",
-)
-_JSON_COLUMNS = ("grounding", "tools")
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM messages"
+_SELECT = f"SELECT {', '.join(MESSAGE_COLUMNS)} FROM messages"
 _INSERT = (
-    f"INSERT INTO messages ({', '.join(_COLUMNS)}, bytes) "
-    f"VALUES ({', '.join('?' for _ in _COLUMNS)}, ?)"
+    f"INSERT INTO messages ({', '.join(MESSAGE_COLUMNS)}, bytes) "
+    f"VALUES ({', '.join('?' for _ in MESSAGE_COLUMNS)}, ?)"
 )
-_FINAL = tuple(c for c in _COLUMNS if c not in ("stream_id", "session_id", "created_at"))
-_UPDATE = (
-    f"UPDATE messages SET {', '.join(f'{c} = ?' for c in _FINAL)}, bytes = ? WHERE stream_id = ?"
-)
+_SETS = ", ".join(f"{c} = ?" for c in FINAL_COLUMNS)
+_UPDATE = f"UPDATE messages SET {_SETS}, bytes = ? WHERE stream_id = ?"
 _INTERRUPT = "UPDATE messages SET status = 'interrupted', partial = 1 WHERE status = 'streaming'"
 _HISTORY_BYTES = (
     "SELECT coalesce(sum(m.bytes), 0) FROM sessions s JOIN messages m ON m.session_id = s.id "
     "WHERE s.owner = ?"
 )
-_WORKBOOK_COLUMNS = "id, owner, stored_bytes, uploaded_at, summary"
 
 
 def _m001_initial(conn: sqlite3.Connection) -> None:
@@ -194,27 +178,6 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
-def _to_record(row: tuple[Any, ...]) -> MessageRecord:
-    values = dict(zip(_COLUMNS, row, strict=True))
-    values["partial"] = bool(values["partial"])
-    for column in _JSON_COLUMNS:
-        if values[column] is not None:
-            values[column] = json.loads(values[column])
-    return MessageRecord(**values)
-
-
-def _db_value(record: MessageRecord, column: str) -> Any:
-    value = getattr(record, column)
-    if column in _JSON_COLUMNS and value is not None:
-        return json.dumps(value)
-    return value
-
-
-def _to_workbook(row: tuple[Any, ...]) -> WorkbookEntry:
-    workbook_id, owner, stored_bytes, uploaded_at, summary = row
-    return WorkbookEntry(workbook_id, owner, int(stored_bytes), uploaded_at, json.loads(summary))
-
-
 class SQLiteStorage:
     """`Storage` on one SQLite file; see the module docstring for the threading model."""
 
@@ -319,12 +282,12 @@ class SQLiteStorage:
         return None if row is None else str(row[0])
 
     async def add_message(self, record: MessageRecord) -> None:
-        values = (*(_db_value(record, c) for c in _COLUMNS), record.stored_bytes())
+        values = (*(db_value(record, c) for c in MESSAGE_COLUMNS), record.stored_bytes())
         await self._run(lambda c: c.execute(_INSERT, values))
 
     async def finish_message(self, record: MessageRecord) -> None:
         values = (
-            *(_db_value(record, c) for c in _FINAL),
+            *(db_value(record, c) for c in FINAL_COLUMNS),
             record.stored_bytes(),
             record.stream_id,
         )
@@ -355,7 +318,7 @@ class SQLiteStorage:
         # The latest `limit` rows newest first, then reversed so the caller reads them in order.
         query = f"{_SELECT} WHERE session_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?"
         rows = await self._run(lambda c: c.execute(query, (session_id, limit)).fetchall())
-        return [_to_record(row) for row in reversed(rows)]
+        return [record_from_row(row) for row in reversed(rows)]
 
     async def add_workbook(self, entry: WorkbookEntry) -> bool:
         values = (
@@ -368,7 +331,7 @@ class SQLiteStorage:
         added = await self._run(
             lambda c: (
                 c.execute(
-                    f"INSERT OR IGNORE INTO workbooks ({_WORKBOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                    f"INSERT OR IGNORE INTO workbooks ({WORKBOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                     values,
                 ).rowcount
             )
@@ -376,15 +339,15 @@ class SQLiteStorage:
         return bool(added)
 
     async def get_workbook(self, workbook_id: str) -> WorkbookEntry | None:
-        query = f"SELECT {_WORKBOOK_COLUMNS} FROM workbooks WHERE id = ?"
+        query = f"SELECT {WORKBOOK_COLUMNS} FROM workbooks WHERE id = ?"
         row = await self._run(lambda c: c.execute(query, (workbook_id,)).fetchone())
-        return None if row is None else _to_workbook(row)
+        return None if row is None else workbook_from_row(row)
 
     async def list_workbooks(self, owner: str | None) -> list[WorkbookEntry]:
         where, params = ("", ()) if owner is None else ("WHERE owner = ?", (owner,))
-        query = f"SELECT {_WORKBOOK_COLUMNS} FROM workbooks {where} ORDER BY uploaded_at, id"
+        query = f"SELECT {WORKBOOK_COLUMNS} FROM workbooks {where} ORDER BY uploaded_at, id"
         rows = await self._run(lambda c: c.execute(query, params).fetchall())
-        return [_to_workbook(row) for row in rows]
+        return [workbook_from_row(row) for row in rows]
 
     async def workbook_usage(self, owner: str) -> tuple[int, int]:
         query = "SELECT count(*), coalesce(sum(stored_bytes), 0) FROM workbooks WHERE owner = ?"
