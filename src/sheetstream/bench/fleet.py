@@ -24,10 +24,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
-import queue
 import secrets
-import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -36,15 +33,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from multiprocessing.synchronize import Event
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import orjson
 import psutil
 
 from sheetstream.bench.clients import CHAT, Expected, ProtocolViolation, open_client
-from sheetstream.bench.load import Errors, LoadRun, split
-from sheetstream.bench.servers import HOST, ModelPace, free_port, server_env
+from sheetstream.bench.load import Errors, LoadRun, WorkerProcesses, run_on_uvloop, split
+from sheetstream.bench.servers import ModelPace, ServerProcess, free_port, server_env
 from sheetstream.bench.summary import percentile, ratio, summarize
 from sheetstream.llm.synthetic import prose_tokens
 
@@ -177,7 +173,7 @@ def _calls_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int
 # --- the service under test
 
 
-class Node:
+class Node(ServerProcess):
     """`sheetstream serve [--workers N]` with the bench's settings and the Redis broker."""
 
     def __init__(
@@ -200,23 +196,8 @@ class Node:
         command = [sys.executable, "-m", "sheetstream", "serve", "--port", str(self.port)]
         if workers is not None:
             command += ["--workers", str(workers)]
-        with self.log_path.open("wb") as log:
-            self.popen = subprocess.Popen(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.process = psutil.Process(self.popen.pid)
+        self._spawn(command, env)
         self._tree: list[psutil.Process] = [self.process]
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{HOST}:{self.port}/ws/chat"
-
-    def http_url(self, path: str) -> str:
-        return f"http://{HOST}:{self.port}{path}"
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Until `/readyz` has answered 200 from as many nodes as there are workers."""
@@ -276,22 +257,6 @@ class Node:
         ) as response:
             data: dict[str, Any] = orjson.loads(response.read())
             return data
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self, timeout_s: float = 15.0) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
 
 
 @contextlib.contextmanager
@@ -602,88 +567,29 @@ def pair_worker_main(
     release: Event,
 ) -> None:
     """Entry point of a load worker process holding tab pairs."""
-    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(_pairs_work(index, job, messages, go, release))
+    run_on_uvloop(_pairs_work(index, job, messages, go, release))
 
 
-class PairRun:
-    """Load worker processes (forkserver, as `load.LoadRun`) each holding its pairs of tabs."""
+class PairRun(WorkerProcesses):
+    """Load worker processes (as `load.LoadRun`) each holding its pairs of tabs."""
 
     def __init__(self, jobs: list[PairJob]) -> None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        self._messages: multiprocessing.Queue[tuple[Any, ...]] = context.Queue()
-        self._go = context.Event()
-        self._release = context.Event()
-        self._processes = [
-            context.Process(
-                target=pair_worker_main,
-                args=(index, job, self._messages, self._go, self._release),
-                name=f"bench-pairs-{index}",
-                daemon=True,
-            )
-            for index, job in enumerate(jobs)
-        ]
+        super().__init__(pair_worker_main, jobs, __name__)
         self.connected = 0
         self.errors = Errors()
         self.totals = PairTotals()
         self.client_cpu_s = 0.0
-
-    def __enter__(self) -> PairRun:
-        for process in self._processes:
-            process.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._release.set()
-        for process in self._processes:
-            process.join(30)
-        for process in self._processes:
-            if process.is_alive():
-                process.terminate()
-                process.join(5)
 
     def wait_ready(self, timeout_s: float) -> None:
         for _, _, connected, errors in self._collect("ready", timeout_s):
             self.connected += connected
             self.errors.merge(errors)
 
-    def go(self) -> None:
-        self._go.set()
-
     def wait_done(self, timeout_s: float) -> None:
         for _, _, totals, errors, cpu in self._collect("done", timeout_s):
             self.totals.merge(totals)
             self.errors.merge(errors)
             self.client_cpu_s += cpu
-
-    def _collect(self, step: str, timeout_s: float) -> list[tuple[Any, ...]]:
-        deadline = time.monotonic() + timeout_s
-        got: list[tuple[Any, ...]] = []
-        while len(got) < len(self._processes):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"load workers not {step} after {timeout_s:g} s")
-            try:
-                message = self._messages.get(timeout=0.5)
-            except queue.Empty:
-                dead = [p.name for p in self._processes if p.exitcode not in (None, 0)]
-                if dead:
-                    raise RuntimeError(f"load worker(s) {', '.join(dead)} crashed") from None
-                continue
-            if message[0] != step:
-                raise RuntimeError(f"load worker sent {message[0]!r} while {step!r} was due")
-            got.append(message)
-        return got
 
 
 def pair_jobs(a: Node, b: Node, sizes: FleetSizes, sessions: list[str]) -> list[PairJob]:

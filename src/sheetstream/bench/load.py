@@ -13,11 +13,11 @@ import contextlib
 import multiprocessing
 import queue
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.synchronize import Event
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from websockets.asyncio.client import ClientConnection
 
@@ -100,29 +100,28 @@ def split(clients: int, workers: int, kind: JobKind, url: str, **options: Any) -
     return jobs
 
 
-class LoadRun:
-    """Worker processes (forked from a clean fork server, not from this one) running `jobs`."""
+class WorkerProcesses:
+    """Load worker processes forked from a clean fork server (with `preload` imported, not
+    this process's state), each running `target(index, job, messages, go, release)`."""
 
-    def __init__(self, jobs: list[Job]) -> None:
-        context = _context()
+    def __init__(self, target: Callable[..., None], jobs: Sequence[Any], preload: str) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([preload])
         self._messages: multiprocessing.Queue[tuple[Any, ...]] = context.Queue()
         self._go = context.Event()
         self._release = context.Event()
         self._jobs = jobs
         self._processes = [
             context.Process(
-                target=worker_main,
+                target=target,
                 args=(index, job, self._messages, self._go, self._release),
                 name=f"bench-load-{index}",
                 daemon=True,
             )
             for index, job in enumerate(jobs)
         ]
-        self.result = LoadResult()
-        self._connect_errors: dict[int, Errors] = {}
-        self._connected: dict[int, int] = {}
 
-    def __enter__(self) -> LoadRun:
+    def __enter__(self) -> Self:
         for process in self._processes:
             process.start()
         return self
@@ -141,26 +140,11 @@ class LoadRun:
                 process.terminate()
                 process.join(5)
 
-    def wait_ready(self, timeout_s: float) -> None:
-        """Block until every worker has opened its clients (or failed to)."""
-        for message in self._collect("ready", timeout_s):
-            _, index, connected, errors = message
-            self._connected[index] = connected
-            self._connect_errors[index] = errors
-
     def go(self) -> None:
         self._go.set()
 
-    def wait_done(self, timeout_s: float) -> LoadResult:
-        """Block until every worker reports; the connections stay open until `__exit__`."""
-        for message in self._collect("done", timeout_s):
-            _, index, totals, errors, cpu = message
-            errors.merge(self._connect_errors.get(index, Errors()))
-            clients = len(self._jobs[index].offsets)
-            self.result.add(clients, self._connected.get(index, 0), errors, totals, cpu)
-        return self.result
-
     def _collect(self, step: str, timeout_s: float) -> list[tuple[Any, ...]]:
+        """One `step` message from every worker (a crashed worker fails it)."""
         deadline = time.monotonic() + timeout_s
         got: list[tuple[Any, ...]] = []
         while len(got) < len(self._processes):
@@ -179,11 +163,31 @@ class LoadRun:
         return got
 
 
-def _context() -> multiprocessing.context.ForkServerContext:
-    """Fork workers from a clean server process that has the client code imported already."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
+class LoadRun(WorkerProcesses):
+    """The workers running `jobs` of streaming or idle clients."""
+
+    def __init__(self, jobs: list[Job]) -> None:
+        super().__init__(worker_main, jobs, __name__)
+        self._jobs: list[Job] = jobs
+        self.result = LoadResult()
+        self._connect_errors: dict[int, Errors] = {}
+        self._connected: dict[int, int] = {}
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Block until every worker has opened its clients (or failed to)."""
+        for message in self._collect("ready", timeout_s):
+            _, index, connected, errors = message
+            self._connected[index] = connected
+            self._connect_errors[index] = errors
+
+    def wait_done(self, timeout_s: float) -> LoadResult:
+        """Block until every worker reports; the connections stay open until `__exit__`."""
+        for message in self._collect("done", timeout_s):
+            _, index, totals, errors, cpu = message
+            errors.merge(self._connect_errors.get(index, Errors()))
+            clients = len(self._jobs[index].offsets)
+            self.result.add(clients, self._connected.get(index, 0), errors, totals, cpu)
+        return self.result
 
 
 def worker_main(
@@ -194,10 +198,10 @@ def worker_main(
     release: Event,
 ) -> None:
     """Entry point of a load worker process."""
-    _run(_work(index, job, messages, go, release))
+    run_on_uvloop(_work(index, job, messages, go, release))
 
 
-def _run(main: Coroutine[Any, Any, None]) -> None:
+def run_on_uvloop(main: Coroutine[Any, Any, None]) -> None:
     """Run on uvloop when it is there: the clients' CPU is the scarce resource here."""
     factory: Callable[[], asyncio.AbstractEventLoop] | None = None
     with contextlib.suppress(ImportError):

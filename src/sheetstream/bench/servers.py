@@ -67,7 +67,46 @@ def server_env(port: int, pace: ModelPace, data_dir: Path) -> dict[str, str]:
     return env
 
 
-class Server:
+class ServerProcess:
+    """A server started as a child process, logging to a file: its URLs, log and stop."""
+
+    port: int
+    log_path: Path
+    popen: subprocess.Popen[bytes]
+
+    def _spawn(self, command: list[str], env: dict[str, str]) -> None:
+        with self.log_path.open("wb") as log:
+            self.popen = subprocess.Popen(
+                command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+        self.process = psutil.Process(self.popen.pid)
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{HOST}:{self.port}/ws/chat"
+
+    def http_url(self, path: str) -> str:
+        return f"http://{HOST}:{self.port}{path}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM (graceful shutdown), then SIGKILL if it is still there after `timeout_s`."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+class Server(ServerProcess):
     """A running server process: its URLs, CPU time, RSS and (sheetstream) its own stats."""
 
     def __init__(self, kind: ServerKind, pace: ModelPace, workdir: Path) -> None:
@@ -81,22 +120,7 @@ class Server:
             command = [sys.executable, "-m", "sheetstream", "serve", "--port", str(self.port)]
         else:
             command = [sys.executable, "-m", "sheetstream.bench.naive", "--port", str(self.port)]
-        with self.log_path.open("wb") as log:
-            self.popen = subprocess.Popen(
-                command,
-                env=server_env(self.port, pace, data_dir),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.process = psutil.Process(self.popen.pid)
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{HOST}:{self.port}/ws/chat"
-
-    def http_url(self, path: str) -> str:
-        return f"http://{HOST}:{self.port}{path}"
+        self._spawn(command, server_env(self.port, pace, data_dir))
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -131,23 +155,6 @@ class Server:
         with urllib.request.urlopen(url, timeout=10.0) as response:
             data: dict[str, Any] = orjson.loads(response.read())
             return data
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self, timeout_s: float = 15.0) -> None:
-        """SIGTERM (graceful shutdown), then SIGKILL if it is still there after `timeout_s`."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
 
 
 @contextlib.contextmanager
