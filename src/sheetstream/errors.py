@@ -62,6 +62,22 @@ class Busy(SheetstreamError):
     code = "busy"
 
 
+def session_busy(request_id: str | None, elsewhere: bool = False) -> Busy:
+    where = " (on another server)" if elsewhere else ""
+    return Busy(
+        f"This session is still answering{where}; wait for its `end` or send `cancel` first.",
+        request_id=request_id,
+    )
+
+
+def owner_busy(cap: int, request_id: str | None) -> Busy:
+    return Busy(
+        f"{cap} answers are already being written for this token; wait for one to end, or "
+        "cancel one.",
+        request_id=request_id,
+    )
+
+
 class StreamExpired(SheetstreamError):
     code = "stream_expired"
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sheetstream import protocol
-from sheetstream.errors import Busy, SheetstreamError, WorkbookNotFound
+from sheetstream.errors import SheetstreamError, WorkbookNotFound, owner_busy, session_busy
 from sheetstream.grounding import Evidence, Source
 from sheetstream.llm.base import ChatMessage, GenerationOptions, Model, ToolCall
 from sheetstream.llm.text_reply import TextReply
@@ -60,17 +60,10 @@ class Answers:
         """Check what this node can check at once, then answer in a task of its own."""
         service = self.service
         if session.active is not None:
-            raise Busy(
-                "This session is still answering; wait for its `end` or send `cancel` first.",
-                request_id=frame.request_id,
-            )
+            raise session_busy(frame.request_id)
         cap = service.settings.max_generations_per_owner
         if session.owner is not None and cap and service.registry.running_for(session.owner) >= cap:
-            raise Busy(
-                f"{cap} answers are already being written for this token; wait for one to "
-                "end, or cancel one.",
-                request_id=frame.request_id,
-            )
+            raise owner_busy(cap, frame.request_id)
         used = self.history_used.get(session.owner or "")
         if used is not None:
             service.quotas.check_history(used)

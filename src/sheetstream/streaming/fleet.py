@@ -19,7 +19,7 @@ import orjson
 
 from sheetstream import protocol
 from sheetstream.broker.base import CHUNK, END, ENDED, PREFACE, STALE, START, Broker, LogEntry
-from sheetstream.errors import Busy, SheetstreamError, Unavailable
+from sheetstream.errors import SheetstreamError, Unavailable, owner_busy, session_busy
 from sheetstream.protocol import EndReason
 from sheetstream.storage.base import MessageRecord
 from sheetstream.streaming.follower import Follower
@@ -167,19 +167,11 @@ class Fleet:
             await claims.release(key, current)
             current = await claims.claim(key, holder, self.lease_s)
         if current is not None:
-            raise Busy(
-                "This session is still answering (on another server); wait for its `end` or "
-                "send `cancel` first.",
-                request_id=stream.request_id,
-            )
+            raise session_busy(stream.request_id, elsewhere=True)
         if owner is not None and cap:
             if not await claims.join(owner_group(owner), stream.stream_id, self.lease_s, cap):
                 await claims.release(key, holder)
-                raise Busy(
-                    f"{cap} answers are already being written for this token; wait for one to "
-                    "end, or cancel one.",
-                    request_id=stream.request_id,
-                )
+                raise owner_busy(cap, stream.request_id)
             self._slots.setdefault(owner_group(owner), []).append(stream.stream_id)
         self._claimed[stream.stream_id] = (key, holder)
 

@@ -168,15 +168,8 @@ class Stream:
             conn.wake()
 
     def mirror_end(self, end_frame: str, error_frame: str | None, reason: EndReason) -> None:
-        if self.finished:
-            return
-        self.reason = reason
-        self.ended_at = self.clock()
-        self.error_frame = error_frame
-        self.end_frame = end_frame
-        self.end_ready = True
-        for conn in self.subscribers:
-            conn.wake()
+        if not self.finished:
+            self._end_as(end_frame, error_frame, reason)
 
     def fence(self, end_frame: str, error_frame: str | None) -> None:
         """Another node ended this answer in the log (this node was taken for dead): its
@@ -185,7 +178,11 @@ class Stream:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self.reason = EndReason.INTERRUPTED
+        self._end_as(end_frame, error_frame, EndReason.INTERRUPTED)
+
+    def _end_as(self, end_frame: str, error_frame: str | None, reason: EndReason) -> None:
+        """End with an `end` frame made elsewhere (the log's), readable at once."""
+        self.reason = reason
         self.ended_at = self.clock()
         self.end_frame, self.error_frame = end_frame, error_frame
         self.end_ready = True
