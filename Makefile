@@ -33,14 +33,14 @@ typecheck: $(STAMP)
 # The browser tests drive Debian's Chromium; install it once where it is missing.
 CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
-	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
-	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=300 chromium \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=300 chromium)
 
 # The fleet tests put a real load balancer in front of three nodes: Debian's HAProxy.
 HAPROXY := /usr/sbin/haproxy
 $(HAPROXY):
-	DEBIAN_FRONTEND=noninteractive apt-get install -y haproxy \
-	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y haproxy)
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=300 haproxy \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=300 haproxy)
 
 test: $(STAMP) $(CHROMIUM) $(HAPROXY) lint typecheck
 	$(VENV)/bin/pytest

@@ -129,7 +129,9 @@ def free_port() -> int:
 class Proxy:
     """A TCP relay on 127.0.0.1:`port` to the server of `target` (a postgresql:// URL), run
     on the test's event loop. `stop()` cuts every connection and refuses new ones, as a
-    server going down does; `start()` accepts again. `url` is `target` through the relay."""
+    server going down does; `start()` accepts again. `pause()` holds every byte in both
+    directions, as a stalled server or network does, until `resume()`. `url` is `target`
+    through the relay."""
 
     def __init__(self, target: str) -> None:
         parts = urlsplit(target)
@@ -140,6 +142,14 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    def pause(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     async def start(self) -> None:
         if self._server is None:
@@ -174,6 +184,7 @@ class Proxy:
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         try:
             while data := await source.read(65536):
+                await self._flowing.wait()
                 sink.write(data)
                 await sink.drain()
         except OSError:

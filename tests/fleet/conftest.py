@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.pg import fresh_database, unreachable_reason
 from tests.redisdb import fresh_redis_url, redis_reachable, release
 
 
@@ -20,3 +21,15 @@ def redis_url() -> Iterator[str]:
     url = fresh_redis_url()
     yield url
     release(url)
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A new empty PostgreSQL database on the shared server, dropped after the test."""
+    reason = unreachable_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with fresh_database() as url:
+        yield url

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +16,10 @@ from websockets.exceptions import ConnectionClosed
 
 from sheetstream.client import SheetstreamClient
 from tests.conftest import SAMPLE, ServerProcess, serve_process
-from tests.pg import fresh_database, unreachable_reason
 
 pytestmark = pytest.mark.slow
 
 LEASE_S = 1.5
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    reason = unreachable_reason()
-    if reason is not None:
-        pytest.fail(reason)
-    with fresh_database() as url:
-        yield url
 
 
 @pytest.fixture

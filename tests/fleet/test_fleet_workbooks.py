@@ -5,8 +5,6 @@ and a delete through either is seen by both."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,22 +12,10 @@ import pytest
 
 from sheetstream.client import ServerError, SheetstreamClient
 from tests.conftest import RunningServer, StartServer, small_workbook
-from tests.pg import fresh_database, unreachable_reason
 
 ALICE = "alice-fleet-token-0123"
 BOB = "bob-fleet-token-4567890"
 TOKENS = [f"alice:{ALICE}", f"bob:{BOB}"]
-
-
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    reason = unreachable_reason()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with fresh_database() as url:
-        yield url
 
 
 async def two_nodes(

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_TOOL_ROUNDS = 4  # tool calls one answer may go through before it must answer in words
 MAX_CALLS_PER_ROUND = 4  # tools run per round; a model asked to call hundreds runs four
+END_HOLD_S = 10.0  # an answer's `end` waits at most this long for the answer to be stored
 
 
 class ToolRunner(Protocol):
@@ -117,13 +118,16 @@ async def generate(
                 record.grounding = check_numbers(answer, evidence, record.question).to_json()
                 return {"grounding": record.grounding}
 
-        stream.finish(reason, error_frame, annotate)
+        stream.finish(reason, error_frame, annotate, hold=True)
         stats.streams_active[stream.mode.value] -= 1
         _fill(stream, record, error, shutting_down)
         if ended is not None:
             ended(record)
-        if not stream.fenced:  # else the node that ended it stored what the log has
-            await _store(stream, record, storage, stored)
+        try:
+            if not stream.fenced:  # else the node that ended it stored what the log has
+                await _store(stream, record, storage, stored)
+        finally:
+            stream.publish_end()
 
 
 def _fill(
@@ -145,11 +149,30 @@ def _fill(
 async def _store(
     stream: Stream, record: MessageRecord, storage: Storage, stored: asyncio.Task[None]
 ) -> None:
+    """Store the answer, holding its `end` until it is written or `END_HOLD_S` passed (the
+    write goes on: a slow disk delays the `end`, it does not lose the answer)."""
+
+    async def write() -> None:
+        await stored  # the question's row must exist before it is finished
+        await storage.finish_message(record)
+
+    def failed(task: asyncio.Task[None]) -> None:
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            log.error("could not store the answer of stream %s", stream.stream_id, exc_info=exc)
+
+    writing = asyncio.ensure_future(write())
+    writing.add_done_callback(failed)
     try:
-        await asyncio.shield(stored)  # the question's row must exist before it is finished
-        await asyncio.shield(storage.finish_message(record))
-    except SheetstreamError:
-        log.exception("could not store the answer of stream %s", stream.stream_id)
+        await asyncio.wait_for(asyncio.shield(writing), END_HOLD_S)
+    except TimeoutError:
+        log.warning(
+            "storing the answer of stream %s takes over %.0f s: its end goes out first",
+            stream.stream_id,
+            END_HOLD_S,
+        )
+    except Exception:
+        pass  # logged by `failed`
 
 
 def new_record(stream: Stream, question: str, workbook_id: str | None) -> MessageRecord:

@@ -192,7 +192,7 @@ class Relay:
             for seq in range(written.chunks, stream.last_seq):
                 oldest = stream.oldest[seq] + wall_offset
                 entries.append(LogEntry(CHUNK, stream.frames[seq], f"{oldest:.6f}", seq + 1))
-            ended = stream.end_frame is not None
+            ended = stream.end_published
             if ended:
                 frame, error = stream.end_frame or "", stream.error_frame or ""
                 entries.append(LogEntry(END, frame, error, stream.last_seq))

@@ -72,6 +72,7 @@ class Stream:
         self.ready_seq = 0
         self.ready_preface = 0
         self.end_ready = False
+        self.end_published = False  # the `end` may go out (finish, or publish_end after a hold)
 
     @property
     def last_seq(self) -> int:
@@ -127,10 +128,14 @@ class Stream:
         reason: EndReason,
         error_frame: str | None = None,
         annotate: Callable[[str], dict[str, Any]] | None = None,
+        hold: bool = False,
     ) -> None:
         """Flush the rest, then the end frame (after `error_frame` when there is one).
 
         `annotate` gets the whole answer and returns more fields for the `end` frame.
+        With `hold` the answer is over (no more chunks, no cancel) but its `end` waits for
+        `publish_end`: the answer is stored first, so a reader who has the `end` finds the
+        answer in the history, on any node.
         """
         if self.finished:
             return
@@ -148,6 +153,14 @@ class Stream:
         self.end_frame = protocol.end_frame(
             self.stream_id, self.last_seq, reason, self.tokens, self.request_id, self.end_extra
         )
+        if not hold:
+            self.publish_end()
+
+    def publish_end(self) -> None:
+        """Let the held `end` out: to this node's readers, and (in a fleet) to the log."""
+        if self.end_published or self.end_frame is None or self.fenced:
+            return
+        self.end_published = True
         if not self.gated:
             self.end_ready = True
         for conn in self.subscribers:
@@ -185,7 +198,7 @@ class Stream:
         self.reason = reason
         self.ended_at = self.clock()
         self.end_frame, self.error_frame = end_frame, error_frame
-        self.end_ready = True
+        self.end_published = self.end_ready = True
         for conn in self.subscribers:
             conn.wake()
 
