@@ -59,6 +59,7 @@ class Source:
 
     kind: str
     label: str
+    cell: str | None = None  # where in the workbook the value lives ("sales!D14"), when known
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,19 @@ class Grounding:
                 {
                     "text": m.number.text,
                     "value": m.value,
-                    "source": {"kind": m.source.kind, "label": m.source.label},
+                    "source": _source_json(m.source),
                 }
                 for m in self.found
             ],
             "not_found": [{"text": n.text, "value": n.value} for n in self.not_found],
         }
+
+
+def _source_json(source: Source) -> dict[str, object]:
+    out: dict[str, object] = {"kind": source.kind, "label": source.label}
+    if source.cell is not None:
+        out["cell"] = source.cell
+    return out
 
 
 # --------------------------------------------------------------------------- extraction
@@ -219,15 +227,28 @@ class Evidence:
     ) -> Evidence:
         """Collect the numeric cells (booleans, NaN and infinities excluded) of a result.
 
-        Cells past the last named column are ignored.
+        Cells past the last named column are ignored. A result with an ``address`` column
+        (a query of the cell view) says where each row's numbers live: ``sheet!address``.
         """
         evidence = cls()
         width = len(columns)
+        lowered = [c.lower() for c in columns]
+        address = lowered.index("address") if "address" in lowered else None
+        sheet = lowered.index("sheet") if "sheet" in lowered else None
         for row in rows:
-            for cell in list(row)[:width]:
+            cells = list(row)[:width]
+            where = source
+            place = cells[address] if address is not None else None
+            if isinstance(place, str):
+                named = cells[sheet] if sheet is not None else None
+                if isinstance(named, str):  # quoted as Excel quotes it: 'Q1 sales'!D14
+                    shown = named if named.isidentifier() else "'" + named.replace("'", "''") + "'"
+                    place = f"{shown}!{place}"
+                where = Source(source.kind, source.label, place)
+            for cell in cells:
                 number = _as_number(cell)
                 if number is not None:
-                    evidence.values.append((number, source))
+                    evidence.values.append((number, where))
         return evidence
 
     def add(self, value: float, source: Source) -> None:

@@ -63,7 +63,7 @@ async def test_upload_then_ask_in_each_mode(
     await expect(sales.locator("table tbody tr")).to_have_count(3)
     await expect(sales.locator("table thead")).to_contain_text("revenue")
     notes = page.locator(".sheet").filter(has_text="Notes")
-    await expect(notes.locator(".warnings")).to_contain_text("no data rows")
+    await expect(notes.locator(".warnings")).to_contain_text("No table found on this sheet")
 
     for n, mode in enumerate(("token", "sentence", "paragraph"), start=1):
         await ask(page, f"question in {mode} mode", mode)

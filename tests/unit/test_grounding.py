@@ -325,3 +325,14 @@ def test_any_data_value_formatted_in_a_sentence_is_found(
     result = check_numbers(f"The total for the North came to {written} this quarter.", ev)
     assert [m.number.text for m in result.found] == [written]
     assert result.not_found == []
+
+
+def test_a_number_from_the_cell_view_says_which_cell_holds_it() -> None:
+    evidence = Evidence.from_rows(
+        ["sheet", "address", "number"],
+        [("sales", "D14", 1234.5), ("Q1 sales", "B2", 7.0), ("x", None, 9.0)],
+        Source("query", "SELECT sheet, address, number FROM cells"),
+    )
+    checked = check_numbers("Revenue was 1,234.5 in total, 7 in Q1 and 9 elsewhere.", evidence)
+    cells = {f["text"]: f["source"].get("cell") for f in checked.to_json()["found"]}
+    assert cells == {"1,234.5": "sales!D14", "7": "'Q1 sales'!B2", "9": None}

@@ -201,13 +201,18 @@ def test_ods_with_wrong_mimetype_is_415(tmp_path: Path) -> None:
     assert "opendocument.text" in exc.message
 
 
-def test_xls_must_be_ole2(tmp_path: Path) -> None:
-    path = write(tmp_path, "old.xls", OLE2 + b"\x00" * 1024)
+def test_the_bytes_tell_the_format_whatever_the_name(tmp_path: Path) -> None:
+    old = OLE2 + b"\x00" * 512 + "Workbook".encode("utf-16-le") + b"\x00" * 512
+    path = write(tmp_path, "old.xls", old)
     assert sniff(path, path.name) == "xls"
     assert inspect(path, "xls", LIMITS) == []
-    exc = rejected(write(tmp_path, "new.xls", xlsx_bytes()))
+    assert sniff(write(tmp_path, "old.xlsx", old), "old.xlsx") == "xls"  # as Excel opens it
+    assert sniff(write(tmp_path, "new.xls", xlsx_bytes()), "new.xls") == "xlsx"
+    biff5 = b"\x09\x08\x08\x00\x00\x05\x05\x00" + b"\x00" * 64  # no OLE container
+    assert sniff(write(tmp_path, "older.xls", biff5), "older.xls") == "xls"
+    exc = rejected(write(tmp_path, "word.xls", OLE2 + b"\x00" * 1024))
     assert exc.status == 415
-    assert "a ZIP archive" in exc.message
+    assert "not an Excel workbook" in exc.message
 
 
 @pytest.mark.parametrize(
@@ -248,14 +253,14 @@ def test_zip_without_workbook_parts_is_415(tmp_path: Path) -> None:
         zf.writestr("readme.txt", "hi")
     exc = rejected(write(tmp_path, "a.xlsx", out.getvalue()))
     assert exc.status == 415
-    assert "[Content_Types].xml or xl/workbook.xml" in exc.message
+    assert "without a workbook part ([Content_Types].xml and xl/workbook.xml)" in exc.message
 
 
 @pytest.mark.parametrize(
     ("data", "fragment"),
     [
         (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 64, "a program"),
-        (b"a,b\n1,\x002\n", "NUL bytes"),
+        (b"a,b\n1,\x002\n", "control characters"),
         (b"<html><head></head><body>x</body></html>", "an HTML page"),
         (b'<?xml version="1.0"?><root/>', "an XML document"),
         (b"a,b\n\x81\x8d\x8f,\xff\xfe\n", "neither UTF-8 nor Windows-1252"),
@@ -337,10 +342,11 @@ def test_ole2_encrypted_package_as_xlsx(tmp_path: Path) -> None:
     assert "encrypted: remove the password in Excel and upload again" in exc.message
 
 
-def test_plain_ole2_as_xlsx_is_415(tmp_path: Path) -> None:
-    exc = rejected(write(tmp_path, "old.xlsx", OLE2 + b"\x00" * 1000))
+def test_an_office_file_that_is_no_workbook_is_415(tmp_path: Path) -> None:
+    document = OLE2 + b"\x00" * 500 + "WordDocument".encode("utf-16-le") + b"\x00" * 500
+    exc = rejected(write(tmp_path, "old.xlsx", document))
     assert exc.status == 415
-    assert "old-style Office file renamed .xlsx" in exc.message
+    assert "an old-style Office file but not an Excel workbook" in exc.message
 
 
 def test_too_many_entries(tmp_path: Path) -> None:

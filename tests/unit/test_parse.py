@@ -13,8 +13,8 @@ import openpyxl
 import pytest
 
 from sheetstream.errors import SheetstreamError
+from sheetstream.workbooks.names import column_names, table_names
 from sheetstream.workbooks.parse import ParseLimits, WorkbookUnreadable, parse_workbook
-from sheetstream.workbooks.parse_worker import column_names, table_names
 from sheetstream.workbooks.query import QueryLimits, run_query
 
 

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 LEVELS = ("info", "warning", "critical")
 OP = "admin"  # the fleet op of admin requests
 REPLY_PREFIX = "reply:"
-REPLY_TIMEOUT_S = 1.0
+REPLY_TIMEOUT_S = 3.0  # a loaded node may take a second or two; a dead one costs this once
 
 Report = dict[str, Any]  # one node's answer to one request
 

@@ -491,7 +491,7 @@ const UPLOAD_WORDS = {
   401: "This server needs an access token: paste yours under Token, then upload again.",
   403: "The server refused your token: check it under Token.",
   413: "That file is larger than this server accepts.",
-  415: "That file does not look like a spreadsheet this server reads (.xlsx, .xlsm, .xls, .ods, .csv).",
+  415: "That file does not look like a spreadsheet this server reads (.xlsx, .xlsm, .xlsb, .xls, .ods, .csv).",
   422: "That workbook cannot be read safely, so it was refused.",
 };
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sheetstream.grounding import Evidence, Source
+from sheetstream.workbooks.names import CELLS_TABLE
 from sheetstream.workbooks.preview import CHAT_TABLE, preview
 from sheetstream.workbooks.query import QueryResult
 
@@ -37,15 +38,31 @@ def parse_command(content: str) -> Command | None:
 
 def sheets_text(workbook: dict[str, Any]) -> str:
     lines = [f"**{workbook['filename']}** has {len(workbook['sheets'])} sheet(s):", ""]
-    lines += ["| sheet | table | rows | columns | hidden |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        "| sheet | table | found as | rows | columns | hidden |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for sheet in workbook["sheets"]:
+        found = _layout(sheet)
         lines.append(
-            f"| {_cell(sheet['name'])} | `{sheet['table']}` | {sheet['rows']} | "
+            f"| {_cell(sheet['name'])} | `{sheet['table']}` | {found} | {sheet['rows']} | "
             f"{len(sheet['columns'])} | {'yes' if sheet.get('hidden') else 'no'} |"
         )
+    cells = workbook.get("cells")
+    if cells:
+        lines += ["", f"Every non-empty cell ({cells['rows']}) is in table `{cells['table']}`."]
     if workbook.get("warnings"):
         lines += ["", "Warnings:", *(f"- {w}" for w in workbook["warnings"])]
     return _bounded(lines, "ask /profile SHEET for one sheet") + "\n"
+
+
+def _layout(sheet: dict[str, Any]) -> str:
+    """How a table was found: "table at B4:D8, header row 4", "cells only" …"""
+    layout = str(sheet.get("layout", "table"))
+    if not sheet.get("range"):
+        return layout
+    header = f", header row {sheet['header_row']}" if sheet.get("header_row") else ""
+    return f"{layout} at {sheet['range']}{header}"
 
 
 def profile_text(workbook: dict[str, Any], sheet_name: str = "") -> str:
@@ -60,7 +77,10 @@ def profile_text(workbook: dict[str, Any], sheet_name: str = "") -> str:
         return _bounded([reply[: COMMAND_TEXT_BYTES // 4]], "") + "\n"
     parts = []
     for sheet in sheets:
-        parts.append(f"### {_cell(sheet['name'])} (`{sheet['table']}`, {sheet['rows']} rows)\n")
+        parts.append(
+            f"### {_cell(sheet['name'])} (`{sheet['table']}`, {sheet['rows']} rows, "
+            f"{_layout(sheet)})\n"
+        )
         parts.append("| column | type | non-null | distinct | min | max | mean | sum |")
         parts.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for col in sheet["columns"]:
@@ -114,10 +134,20 @@ def _bounded(lines: list[str], hint: str) -> str:
 
 def workbook_prompt(workbook: dict[str, Any]) -> str:
     """What the model is told about the attached workbook."""
-    lines = [f"The user attached the workbook {workbook['filename']!r}. Its sheets:"]
+    lines = [f"The user attached the workbook {workbook['filename']!r}. Its tables:"]
     for sheet in workbook["sheets"]:
         cols = ", ".join(f"{c['name']} ({c['type']})" for c in sheet["columns"])
-        lines.append(f"- {sheet['name']} (table {sheet['table']}, {sheet['rows']} rows): {cols}")
+        where = f" at {sheet['range']}" if sheet.get("range") else ""
+        lines.append(
+            f"- {sheet['table']} (sheet {sheet['name']}{where}, {sheet['rows']} rows): {cols}"
+        )
+    if workbook.get("cells"):
+        lines.append(
+            f"Every non-empty cell is also a row of table {CELLS_TABLE}(sheet, row, col, "
+            "address, type, number, text, boolean, date, duration, error, formula); query it "
+            "for values outside the tables, e.g. SELECT address, number FROM cells WHERE "
+            "sheet = '…' AND type = 'number'."
+        )
     lines.append("Only state numbers that come from the data.")
     return "\n".join(lines)
 

@@ -17,7 +17,6 @@ Everything raises `WorkbookRejected`, whose `status` is 415 (wrong or unsupporte
 
 from __future__ import annotations
 
-import codecs
 import itertools
 import re
 import struct
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from sheetstream.errors import SheetstreamError
+from sheetstream.workbooks.encoding import NotText, detect_encoding
 
 __all__ = [
     "Format",
@@ -40,16 +40,27 @@ __all__ = [
     "sniff",
 ]
 
-Format = Literal["xlsx", "xlsm", "xls", "ods", "csv"]
+Format = Literal["xlsx", "xlsm", "xlsb", "xls", "ods", "csv"]
 
 _EXTENSIONS: dict[str, Format] = {
     ".xlsx": "xlsx",
     ".xlsm": "xlsm",
+    ".xlsb": "xlsb",
     ".xls": "xls",
     ".ods": "ods",
     ".csv": "csv",
+    ".tsv": "csv",
 }
-_ZIP_FORMATS = frozenset({"xlsx", "xlsm", "ods"})
+_ZIP_FORMATS = frozenset({"xlsx", "xlsm", "xlsb", "ods"})
+# a BIFF2–BIFF8 stream without an OLE container starts with its BOF record (Excel 2.x to 5)
+_BIFF_BOF = (b"\x09\x00", b"\x09\x02", b"\x09\x04", b"\x09\x08")
+# the stream an Excel 97–2003 (BIFF8) or Excel 5/95 (BIFF5) file keeps its sheets in
+_BIFF_STREAMS = ("Workbook".encode("utf-16-le"), "Book".encode("utf-16-le"))
+_OFFICE_DOCUMENT = re.compile(
+    rb"<(?:[\w.-]{1,32}:)?Relationship\s[^>]{0,2048}?Type\s{0,8}=\s{0,8}[\"'][^\"']{0,256}"
+    rb"/officeDocument[\"'][^>]{0,2048}>",
+)
+_TARGET = re.compile(rb"Target\s{0,8}=\s{0,8}[\"']([^\"']{1,512})[\"']")
 
 _ZIP_LOCAL = b"PK\x03\x04"
 _ZIP_EOCD = b"PK\x05\x06"
@@ -138,7 +149,11 @@ def _extension(name: str) -> str:
 
 
 def sniff(path: Path, filename: str, max_entries: int = 5000) -> Format:
-    """The workbook format, if the extension is allowed and the bytes match it.
+    """The workbook format, told by the file's bytes, if its extension is one we take.
+
+    The bytes decide, as they do for a spreadsheet program: an .xlsx package named .xls is read
+    as .xlsx, an Excel 97 file named .xlsx as .xls, an Excel 2.x–5 file (a BIFF stream without
+    the OLE container) as .xls. Text is read as CSV only under .csv or .tsv.
 
     A ZIP package's directory is read only once its end record says it has at most
     `max_entries` entries: the directory of a hostile file would otherwise be read whole."""
@@ -146,30 +161,44 @@ def sniff(path: Path, filename: str, max_entries: int = 5000) -> Format:
     if not ext:
         shown = Path(filename.replace("\\", "/")).suffix or "(none)"
         raise WorkbookRejected(
-            f"Files of type {shown} are not accepted; upload .xlsx, .xlsm, .xls, .ods or .csv.",
+            f"Files of type {shown} are not accepted; upload .xlsx, .xlsm, .xlsb, .xls, .ods "
+            "or .csv.",
             status=415,
         )
-    fmt = _EXTENSIONS[ext]
+    named = _EXTENSIONS[ext]
     try:
         with path.open("rb") as fh:
             head = fh.read(_CSV_HEAD)
             if not head:
                 raise WorkbookRejected(f"The {ext} file is empty.", status=415)
-            if fmt in _ZIP_FORMATS:
-                _sniff_zip(fh, head, fmt, ext, max_entries)
-            elif fmt == "xls":
-                if not head.startswith(_OLE2):
+            if head.startswith(_OLE2):
+                if _contains(fh, _ENCRYPTED_PACKAGE):
                     raise WorkbookRejected(
-                        f"This file is {_describe(head)} renamed .xls; upload the workbook itself.",
+                        "The workbook is encrypted: remove the password in Excel and upload again.",
+                        status=422,
+                    )
+                if not any(_contains(fh, name) for name in _BIFF_STREAMS):
+                    raise WorkbookRejected(
+                        f"This file is an old-style Office file but not an Excel workbook (a "
+                        f"Word or PowerPoint file renamed {ext}?); upload the workbook itself.",
                         status=415,
                     )
-            else:
-                _sniff_csv(fh, head)
+                return "xls"
+            if head.startswith(_BIFF_BOF) and named != "csv":
+                return "xls"
+            if head.startswith(_ZIP_LOCAL) or named in _ZIP_FORMATS:
+                return _sniff_zip(fh, head, named, ext, max_entries)
+            if named != "csv":
+                raise WorkbookRejected(
+                    f"This file is {_describe(head)} renamed {ext}; upload the workbook itself.",
+                    status=415,
+                )
+            _sniff_csv(fh, head)
     except OSError as exc:
         raise WorkbookRejected(_UNREADABLE.format(detail=exc.strerror or "I/O error")) from exc
     except _ZIP_ERRORS as exc:  # whatever the ZIP reader makes of a damaged directory
         raise WorkbookRejected(_UNREADABLE.format(detail=_detail(exc))) from exc
-    return fmt
+    return "csv"
 
 
 def _detail(exc: BaseException) -> str:
@@ -196,18 +225,7 @@ def _describe(head: bytes) -> str:
     return "a text file"
 
 
-def _sniff_zip(fh: IO[bytes], head: bytes, fmt: Format, ext: str, max_entries: int) -> None:
-    if head.startswith(_OLE2):
-        if fmt != "ods" and _contains(fh, _ENCRYPTED_PACKAGE):
-            raise WorkbookRejected(
-                "The workbook is encrypted: remove the password in Excel and upload again.",
-                status=422,
-            )
-        raise WorkbookRejected(
-            f"This file is an old-style Office file renamed {ext}; save it as {ext} in Excel "
-            "or upload it as .xls.",
-            status=415,
-        )
+def _sniff_zip(fh: IO[bytes], head: bytes, named: Format, ext: str, max_entries: int) -> Format:
     if not head.startswith(_ZIP_LOCAL):
         if _contains(fh, _ZIP_LOCAL):
             raise WorkbookRejected(
@@ -224,35 +242,58 @@ def _sniff_zip(fh: IO[bytes], head: bytes, fmt: Format, ext: str, max_entries: i
     try:
         with zipfile.ZipFile(fh) as zf:
             infos = zf.infolist()
-            names = {info.filename for info in infos}
+            names = {info.filename.lower(): info.filename for info in infos}
             _check_encrypted(infos)
-            if fmt == "ods":
-                if "mimetype" not in names:
-                    raise WorkbookRejected(
-                        "The .ods file has no mimetype entry; it is not an OpenDocument "
-                        "spreadsheet.",
-                        status=415,
-                    )
-                with zf.open("mimetype") as member:
+            if "mimetype" in names:
+                with zf.open(names["mimetype"]) as member:
                     mimetype = member.read(len(_ODS_MIMETYPE) + 64).strip()
-                if mimetype != _ODS_MIMETYPE:
+                if mimetype == _ODS_MIMETYPE:
+                    return "ods"
+                if named == "ods":
                     raise WorkbookRejected(
                         "The .ods file's mimetype is "
                         f"{mimetype[:64].decode('ascii', 'replace')!r}, not "
                         f"{_ODS_MIMETYPE.decode()!r}; upload an OpenDocument spreadsheet.",
                         status=415,
                     )
-            else:
-                missing = [n for n in ("[Content_Types].xml", "xl/workbook.xml") if n not in names]
-                if missing:
-                    kind = "an OpenDocument file" if "mimetype" in names else "a ZIP archive"
-                    raise WorkbookRejected(
-                        f"This file is {kind} without {' or '.join(missing)}, not an Excel "
-                        f"workbook renamed {ext}; upload the workbook itself.",
-                        status=415,
-                    )
+            main = _main_part(zf, names)
+            if main.endswith(".bin"):
+                return "xlsb"
+            if main.endswith(".xml") and "[content_types].xml" in names:
+                types = zf.open(names["[content_types].xml"]).read(1 << 20)
+                return "xlsm" if named == "xlsm" or b"macroEnabled" in types else "xlsx"
+            if named == "ods":
+                raise WorkbookRejected(
+                    "The .ods file has no mimetype entry; it is not an OpenDocument spreadsheet.",
+                    status=415,
+                )
+            kind = "an OpenDocument file" if "mimetype" in names else "a ZIP archive"
+            raise WorkbookRejected(
+                f"This file is {kind} without a workbook part ([Content_Types].xml and "
+                f"xl/workbook.xml), not an Excel workbook renamed {ext}; upload the workbook "
+                "itself.",
+                status=415,
+            )
     except _ZIP_ERRORS as exc:
         raise WorkbookRejected(_UNREADABLE.format(detail=_detail(exc))) from exc
+
+
+def _main_part(zf: zipfile.ZipFile, names: dict[str, str]) -> str:
+    """The workbook part's name, lowercased: the package's officeDocument relationship says,
+    else the usual names."""
+    rels = names.get("_rels/.rels")
+    if rels is not None:
+        with zf.open(rels) as member:
+            found = _OFFICE_DOCUMENT.search(member.read(1 << 20))
+        target = _TARGET.search(found.group(0)) if found else None
+        if target is not None:
+            part = target.group(1).decode("utf-8", "replace").lstrip("/").lower()
+            if part in names:
+                return part
+    for part in ("xl/workbook.xml", "xl/workbook.bin"):
+        if part in names:
+            return part
+    return ""
 
 
 def _contains(fh: IO[bytes], needle: bytes) -> bool:
@@ -338,36 +379,18 @@ def _check_encrypted(infos: list[zipfile.ZipInfo]) -> None:
 
 def _sniff_csv(fh: IO[bytes], head: bytes) -> None:
     kind = _describe(head)
-    if kind == "a binary file":
-        kind = "a text file"  # the NUL scan below says what is wrong
-    if kind not in ("a text file", "an HTML page", "an XML document"):
-        raise WorkbookRejected(
-            f"This file is {kind} renamed .csv; upload a comma-separated text file.", status=415
-        )
-    if kind != "a text file":
-        raise WorkbookRejected(
-            f"This file is {kind} renamed .csv; upload a comma-separated text file.", status=415
-        )
-    for encoding in ("utf-8-sig", "cp1252"):
-        decoder = codecs.getincrementaldecoder(encoding)()
-        fh.seek(0)
+    if kind in ("a binary file", "a text file"):
         try:
-            while chunk := fh.read(_CHUNK):
-                if b"\x00" in chunk:
-                    raise WorkbookRejected(
-                        "The .csv file contains NUL bytes, so it is binary (or UTF-16); save it "
-                        "as CSV UTF-8 and upload again.",
-                        status=415,
-                    )
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
+            detect_encoding(fh)
             return
-        except UnicodeDecodeError:
-            continue
+        except NotText as exc:
+            raise WorkbookRejected(
+                f"The .csv file is not text: {exc}. Save it as CSV (UTF-8, UTF-16 or "
+                "Windows-1252) and upload again.",
+                status=415,
+            ) from exc
     raise WorkbookRejected(
-        "The .csv file is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8 and upload "
-        "again.",
-        status=415,
+        f"This file is {kind} renamed .csv; upload a comma-separated text file.", status=415
     )
 
 

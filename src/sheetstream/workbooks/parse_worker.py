@@ -25,25 +25,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
-from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any, cast
 
 import duckdb
-import fastexcel
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from sheetstream.errors import SheetstreamError
+from sheetstream.workbooks.cells import load_cells
+from sheetstream.workbooks.columns import typed_column
+from sheetstream.workbooks.encoding import detect_encoding, transcode
+from sheetstream.workbooks.grid import EMPTY, ERROR, CellError, Sheet, Value, kind, read_workbook
 from sheetstream.workbooks.inspect import Format, InspectLimits, WorkbookRejected, inspect
+from sheetstream.workbooks.layout import Region, find_regions, header_names
+from sheetstream.workbooks.names import column_names, table_names
 from sheetstream.workbooks.profile import ROW_COLUMN, SheetInfo, profile_database, quote_ident
+from sheetstream.workbooks.xlsx_parts import a1
 
 __all__ = ["SPREADSHEET_FORMATS", "column_names", "main", "table_names"]
 
-SPREADSHEET_FORMATS = frozenset({"xlsx", "xlsm", "xls", "ods"})
-_INSPECTED = frozenset({"xlsx", "xlsm", "xls", "ods", "csv"})
-_HEADER_PROBE_ROWS = 64
+SPREADSHEET_FORMATS = frozenset({"xlsx", "xlsm", "xlsb", "xls", "ods"})
+_INSPECTED = frozenset({"xlsx", "xlsm", "xlsb", "xls", "ods", "csv"})
 _MAX_INT_DOUBLE = 2.0**53
 
 
@@ -56,66 +59,6 @@ def _reserved_words(con: duckdb.DuckDBPyConnection) -> set[str]:
         "SELECT keyword_name FROM duckdb_keywords() WHERE keyword_category = 'reserved'"
     ).fetchall()
     return {str(r[0]).lower() for r in rows}
-
-
-def table_names(sheet_names: list[str], reserved: AbstractSet[str] = frozenset()) -> list[str]:
-    """Lowercase, runs of non-alphanumerics → ``_``, not starting with a digit, not a reserved
-    SQL word, unique (``_2``, ``_3`` … on clashes)."""
-    used: set[str] = set()
-    out: list[str] = []
-    for raw in sheet_names:
-        base = re.sub(r"[^a-z0-9]+", "_", raw.lower()).strip("_") or "sheet"
-        if base[0].isdigit():
-            base = f"sheet_{base}"
-        if base in reserved or base == ROW_COLUMN:
-            base = f"{base}_sheet"
-        name, n = base, 2
-        while name in used:
-            name, n = f"{base}_{n}", n + 1
-        used.add(name)
-        out.append(name)
-    return out
-
-
-def column_names(headers: list[tuple[object, int]]) -> list[str]:
-    """``headers`` is (header cell value or None, 0-based spreadsheet column index). Empty headers
-    become ``column_<n>`` (n = 1-based column number); duplicates (case-insensitively, as DuckDB
-    compares names) get ``_2``, ``_3`` …; ``_row`` is reserved."""
-    used = {ROW_COLUMN}
-    out: list[str] = []
-    for value, index in headers:
-        text = "" if value is None else str(value).strip()
-        base = text or f"column_{index + 1}"
-        name, n = base, 2
-        while name.lower() in used:
-            name, n = f"{base}_{n}", n + 1
-        used.add(name.lower())
-        out.append(name)
-    return out
-
-
-def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _header_row(reader: fastexcel.ExcelReader, idx: int) -> tuple[int, dict[int, object]] | None:
-    """Absolute 0-based index of the first non-empty row and its cells by column index, or None
-    when the sheet is empty."""
-    n_rows = _HEADER_PROBE_ROWS
-    while True:
-        raw = reader.load_sheet(idx, header_row=None, skip_rows=0, n_rows=n_rows)
-        if raw.width == 0 or raw.height == 0:
-            return None
-        table = raw.to_arrow()
-        cols = [c.absolute_index for c in raw.available_columns()]
-        data = [table.column(i).to_pylist() for i in range(table.num_columns)]
-        for r in range(table.num_rows):
-            cells = {cols[i]: data[i][r] for i in range(len(cols))}
-            if not all(_is_blank(v) for v in cells.values()):
-                return r, cells
-        if table.num_rows < n_rows:
-            return None
-        n_rows *= 8
 
 
 def _integral_and_dates(
@@ -138,59 +81,181 @@ def _integral_and_dates(
     return {name: cast for (name, cast, _), ok in zip(checks, row, strict=True) if ok is True}
 
 
-def _load_spreadsheet(con: duckdb.DuckDBPyConnection, src: Path) -> list[SheetInfo]:
-    reader = fastexcel.read_excel(src)
-    sheet_names = list(reader.sheet_names)
-    tables = table_names(sheet_names, _reserved_words(con))
-    infos: list[SheetInfo] = []
-    for idx, (sheet_name, table) in enumerate(zip(sheet_names, tables, strict=True)):
-        header = _header_row(reader, idx)
-        qtable = quote_ident(table)
-        if header is None:
-            sheet = reader.load_sheet(idx, n_rows=1)
-            con.execute(f"CREATE TABLE {qtable} ({ROW_COLUMN} BIGINT)")
-            infos.append(SheetInfo(sheet_name, table, sheet.visible != "visible", 1))
-            continue
-        h, header_cells = header
-        sheet = reader.load_sheet(
-            idx, header_row=h, skip_rows=0, schema_sample_rows=None, dtype_coercion="coerce"
+def _region_names(sheets: list[Sheet], plans: list[list[Region]]) -> list[str]:
+    """The raw name of each table to be: the sheet's for its first table (or for the sheet when
+    it has none), then "sheet 2", "sheet 3" …; an Excel Table's own name."""
+    raw: list[str] = []
+    for sheet, regions in zip(sheets, plans, strict=True):
+        if not regions:
+            raw.append(sheet.name)
+        plain = 0
+        for region in regions:
+            if region.name is not None:
+                raw.append(region.name)
+                continue
+            plain += 1
+            raw.append(sheet.name if plain == 1 else f"{sheet.name} {plain}")
+    return raw
+
+
+def _load_region(
+    con: duckdb.DuckDBPyConnection,
+    sheet: Sheet,
+    number: int,
+    region: Region,
+    columns: list[tuple[Value, ...]],
+    table: str,
+) -> SheetInfo:
+    headers = header_names(sheet.rows, region, sheet.merged)
+    col_range = range(region.first_col, region.last_col + 1)
+    names = column_names([(h, c) for h, c in zip(headers, col_range, strict=True)])
+    first, last = region.first_data_row, region.last_row
+    typed = [typed_column(columns[c][first : last + 1]) for c in col_range]
+    notes: list[str] = []
+    errors = sum(t.errors for t in typed)
+    if errors:
+        where = _error_addresses(sheet, region)
+        notes.append(
+            f"{errors} error cell(s) ({where}) are NULL in table {table}; the cells table "
+            "keeps each error (type 'error')."
         )
-        data = sheet.to_arrow()
-        abs_idx = [c.absolute_index for c in sheet.available_columns()]
-        names = column_names([(header_cells.get(i), i) for i in abs_idx])
-        data = data.rename_columns(names)
-        first = h + 2  # 0-based header index h is spreadsheet row h + 1
-        rows = pa.array(range(first, first + data.num_rows), type=pa.int64())
-        data = data.add_column(0, ROW_COLUMN, rows)
-        view = f"__arrow_{idx}"
-        con.register(view, data)
-        try:
-            casts = _integral_and_dates(con, view, data.schema)
-            select = [ROW_COLUMN]
-            for name in names:
-                c = quote_ident(name)
-                select.append(f"CAST({c} AS {casts[name]}) AS {c}" if name in casts else c)
-            not_blank = " OR ".join(f"{quote_ident(n)} IS NOT NULL" for n in names) or "TRUE"
-            con.execute(
-                f"CREATE TABLE {qtable} AS SELECT {', '.join(select)} FROM {view} "
-                f"WHERE {not_blank} ORDER BY {ROW_COLUMN}"
-            )
-        finally:
-            con.unregister(view)
-        del data
-        infos.append(SheetInfo(sheet_name, table, sheet.visible != "visible", h + 1))
-    return infos
+    placeholders = [
+        (n, t.placeholders) for n, t in zip(names, typed, strict=True) if t.placeholders
+    ]
+    if placeholders:
+        listed = ", ".join(f"{n!r} ({count})" for n, count in placeholders[:5])
+        notes.append(
+            f"Text such as '-' or 'n/a' in number columns is NULL in table {table}: {listed}."
+        )
+    mixed = [
+        n
+        for n, t, c in zip(names, typed, col_range, strict=True)
+        if t.kind == "text" and _mixes_kinds(columns[c][first : last + 1])
+    ]
+    if mixed:
+        listed = ", ".join(repr(n) for n in mixed[:5])
+        notes.append(
+            f"Column(s) {listed} of table {table} mix numbers, dates or text: they are text "
+            "there, and the cells table keeps each value with its own type."
+        )
+    data = pa.table(
+        [pa.array(range(first + 1, last + 2), type=pa.int64())] + [t.array for t in typed],
+        names=[ROW_COLUMN, *names],
+    )
+    view = f"__region_{table}"
+    con.register(view, data)
+    try:
+        casts = _integral_and_dates(con, view, data.schema)
+        select = [ROW_COLUMN]
+        for name in names:
+            c = quote_ident(name)
+            select.append(f"CAST({c} AS {casts[name]}) AS {c}" if name in casts else c)
+        not_blank = " OR ".join(f"{quote_ident(n)} IS NOT NULL" for n in names) or "TRUE"
+        con.execute(
+            f"CREATE TABLE {quote_ident(table)} AS SELECT {', '.join(select)} FROM "
+            f"{quote_ident(view)} WHERE {not_blank} ORDER BY {ROW_COLUMN}"
+        )
+    finally:
+        con.unregister(view)
+    return SheetInfo(
+        sheet.name,
+        table,
+        sheet.hidden,
+        region.header[-1] + 1 if region.header else 0,
+        number=number,
+        layout=region.layout,
+        range=region.range,
+        notes=tuple(notes),
+    )
+
+
+def _mixes_kinds(values: tuple[Value, ...]) -> bool:
+    return len({kind(v) for v in values} - {EMPTY, ERROR}) > 1
+
+
+def _error_addresses(sheet: Sheet, region: Region, limit: int = 5) -> str:
+    found = []
+    for r in range(region.first_data_row, region.last_row + 1):
+        row = sheet.rows[r]
+        for c in range(region.first_col, region.last_col + 1):
+            if isinstance(row[c], CellError):
+                found.append(f"{a1(r, c)} {row[c]}")
+                if len(found) > limit:
+                    return ", ".join(found[:limit]) + ", …"
+    return ", ".join(found)
+
+
+def _load_spreadsheet(
+    con: duckdb.DuckDBPyConnection, src: Path, fmt: str
+) -> tuple[list[SheetInfo], int]:
+    """Every table of every sheet, and the cell view; returns the tables and the cell count."""
+    sheets, list_objects = read_workbook(src, fmt)
+    plans = [
+        find_regions(sheet.rows, [o for o in list_objects if o.sheet == sheet.name])
+        for sheet in sheets
+    ]
+    tables = iter(table_names(_region_names(sheets, plans), _reserved_words(con)))
+    by_columns = [list(zip(*sheet.rows, strict=True)) for sheet in sheets]
+    infos: list[SheetInfo] = []
+    for number, (sheet, regions, columns) in enumerate(
+        zip(sheets, plans, by_columns, strict=True), start=1
+    ):
+        if not regions:
+            table = next(tables)
+            con.execute(f"CREATE TABLE {quote_ident(table)} ({ROW_COLUMN} BIGINT)")
+            layout = "cells only" if sheet.rows else "empty"
+            notes: tuple[str, ...] = ()
+            if sheet.rows:
+                notes = ("No table found on this sheet; its cells are in the cells table.",)
+            infos.append(SheetInfo(sheet.name, table, sheet.hidden, 0, number, layout, "", notes))
+            continue
+        for region in regions:
+            infos.append(_load_region(con, sheet, number, region, columns, next(tables)))
+    count = load_cells(con, sheets, by_columns)
+    return infos, count
 
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _load_csv(con: duckdb.DuckDBPyConnection, src: Path) -> list[SheetInfo]:
+def _as_utf8(src: Path, scratch: Path) -> Path:
+    """``src`` itself when DuckDB can read it as it is (UTF-8), else a UTF-8 copy at
+    ``scratch``."""
+    with src.open("rb") as fh:
+        encoding = detect_encoding(fh)
+        if encoding == "utf-8-sig":
+            return src
+        with scratch.open("wb") as out:
+            transcode(fh, encoding, out)
+    return scratch
+
+
+def _decimal_comma(con: duckdb.DuckDBPyConnection, path: str, hdr: str) -> str:
+    """``, decimal_separator = ','`` when the file is ';'-separated and reads more numbers so
+    (1,5 for one and a half, as written where the comma is the decimal mark)."""
+    sniffed = con.execute(f"SELECT Delimiter FROM sniff_csv({path}, sample_size = -1)").fetchone()
+    if not sniffed or sniffed[0] != ";":
+        return ""
+    option = ", decimal_separator = ','"
+
+    def numeric(extra: str) -> int:
+        described = con.execute(
+            f"DESCRIBE SELECT * FROM read_csv({path}, sample_size = -1, header = {hdr}{extra})"
+        ).fetchall()
+        return sum(_is_numeric_type(str(r[1])) for r in described)
+
+    return option if numeric(option) > numeric("") else ""
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, src: Path, scratch: Path) -> list[SheetInfo]:
+    name = src.name
+    src = _as_utf8(src, scratch)
     path = _sql_str(str(src))
     sniff = con.execute(f"SELECT HasHeader FROM sniff_csv({path}, sample_size = -1)").fetchone()
     has_header = bool(sniff and sniff[0])
     hdr = "true" if has_header else "false"
+    hdr += _decimal_comma(con, path, hdr)
     described = con.execute(
         f"DESCRIBE SELECT * FROM read_csv({path}, sample_size = -1, header = {hdr})"
     ).fetchall()
@@ -233,13 +298,14 @@ def _load_csv(con: duckdb.DuckDBPyConnection, src: Path) -> list[SheetInfo]:
         f"{quote_ident(o)} AS {quote_ident(n)}" for o, n in zip(originals, names, strict=True)
     ]
     not_blank = " OR ".join(f"{quote_ident(o)} IS NOT NULL" for o in originals) or "TRUE"
-    table = table_names([src.stem], _reserved_words(con))[0]
+    table = table_names([Path(name).stem], _reserved_words(con))[0]
     con.execute(
         f"CREATE TABLE {quote_ident(table)} AS SELECT {', '.join(select)} FROM __csv "
         f"WHERE {not_blank} ORDER BY rowid"
     )
     con.execute("DROP TABLE __csv")
-    return [SheetInfo(src.name, table, False, 1 if has_header else 0)]
+    layout = "table" if has_header else "no header"
+    return [SheetInfo(name, table, False, 1 if has_header else 0, layout=layout)]
 
 
 def _is_numeric_type(duck_type: str) -> bool:
@@ -263,8 +329,15 @@ def parse_to_duckdb(
         config["memory_limit"] = f"{max(64, memory_mb // 2)}MiB"
     con = duckdb.connect(str(dest), config=config)
     try:
-        infos = _load_csv(con, src) if fmt == "csv" else _load_spreadsheet(con, src)
-        profile = profile_database(con, infos)
+        if fmt == "csv":
+            scratch = dest.with_name(dest.name + ".csv")
+            try:
+                infos, cells = _load_csv(con, src, scratch), None
+            finally:
+                scratch.unlink(missing_ok=True)
+        else:
+            infos, cells = _load_spreadsheet(con, src, fmt)
+        profile = profile_database(con, infos, cells)
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -15,6 +15,8 @@ from typing import Any
 
 import duckdb
 
+from sheetstream.workbooks.columns import display
+
 __all__ = ["ROW_COLUMN", "SAMPLE_ROWS", "TOP_VALUES", "SheetInfo", "json_safe", "profile_database"]
 
 ROW_COLUMN = "_row"
@@ -24,12 +26,17 @@ TOP_VALUES = 5
 
 @dataclass(frozen=True)
 class SheetInfo:
-    """One sheet as loaded: its original name, the table it went to, and where its header was."""
+    """One table as loaded: its sheet's name, the table it went to, where it was found (its
+    header row, 0 for none; its range) and how (`layout`), and what loading it noticed."""
 
     name: str
     table: str
     hidden: bool = False
     header_row: int = 1
+    number: int = 1  # the sheet's position in the workbook, 1-based
+    layout: str = "table"
+    range: str = ""
+    notes: tuple[str, ...] = ()
 
 
 def quote_ident(name: str) -> str:
@@ -49,6 +56,8 @@ def json_safe(value: object) -> object:
         return as_float if math.isfinite(as_float) else None
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return display(value)  # 30:00:00, as a spreadsheet shows a duration
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if isinstance(value, list | tuple):
@@ -68,6 +77,10 @@ def _kind(duck_type: str) -> str:
         return "datetime"
     if t == "BOOLEAN":
         return "boolean"
+    if t == "INTERVAL":
+        return "duration"
+    if t.startswith("TIME"):
+        return "time"
     return "text"
 
 
@@ -95,7 +108,7 @@ def _profile_table(con: duckdb.DuckDBPyConnection, sheet: SheetInfo) -> dict[str
         if kind in {"integer", "number"}:
             fields += ["min", "max", "mean", "sum"]
             selects += [f"min({c})", f"max({c})", f"avg({c})", f"sum({c})"]
-        elif kind in {"date", "datetime"}:
+        elif kind in {"date", "datetime", "time", "duration"}:
             fields += ["min", "max"]
             selects += [f"min({c})", f"max({c})"]
         layout.append(fields)
@@ -150,12 +163,22 @@ def _profile_table(con: duckdb.DuckDBPyConnection, sheet: SheetInfo) -> dict[str
         "rows": rows,
         "hidden": sheet.hidden,
         "header_row": sheet.header_row,
+        "layout": sheet.layout,
+        "range": sheet.range,
+        "sheet_number": sheet.number,
+        "notes": list(sheet.notes),
         "columns": out_cols,
         "sample_rows": sample_rows,
         "sample_row_numbers": sample_row_numbers,
     }
 
 
-def profile_database(con: duckdb.DuckDBPyConnection, sheets: list[SheetInfo]) -> dict[str, Any]:
-    """Profile each sheet's table on ``con``; returns ``{"sheets": [...]}``, JSON-safe."""
-    return {"sheets": [_profile_table(con, sheet) for sheet in sheets]}
+def profile_database(
+    con: duckdb.DuckDBPyConnection, sheets: list[SheetInfo], cells: int | None = None
+) -> dict[str, Any]:
+    """Profile each table on ``con``; returns ``{"sheets": [...]}``, JSON-safe, with
+    ``"cells"`` (the cell view's table and size) when the workbook has one."""
+    profile: dict[str, Any] = {"sheets": [_profile_table(con, sheet) for sheet in sheets]}
+    if cells is not None:
+        profile["cells"] = {"table": "cells", "rows": cells}
+    return profile

@@ -174,8 +174,8 @@ class WorkbookService:
             used = await self.index.workbook_usage(owner or "")
             self.quotas.check_workbooks(*used, adding_bytes=_folder_bytes(folder))
             warnings: list[str] = profile.get("package_warnings", [])
-            for number, sheet in enumerate(profile["sheets"], start=1):
-                sheet["warnings"] = _sheet_warnings(number, sheet, warnings)
+            for sheet in profile["sheets"]:
+                sheet["warnings"] = _sheet_warnings(sheet, warnings)
             record = {
                 "workbook_id": workbook_id,
                 "owner": owner or "",
@@ -185,6 +185,7 @@ class WorkbookService:
                 "uploaded_at": time.time(),
                 "warnings": warnings + list(profile.get("warnings", [])),
                 "sheets": profile["sheets"],
+                "cells": profile.get("cells"),
             }
             # the files first, then the index: what the index lists can be read
             entry = await asyncio.to_thread(self.catalog.write, record)
@@ -282,13 +283,15 @@ def _folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
-def _sheet_warnings(number: int, sheet: dict[str, Any], warnings: list[str]) -> list[str]:
-    """The package warnings about this sheet (by its part number), and what parsing saw."""
+def _sheet_warnings(sheet: dict[str, Any], warnings: list[str]) -> list[str]:
+    """The package warnings about this table's sheet (by its number), and what parsing saw."""
+    number = sheet.get("sheet_number", 1)
     own = [
         w for w in warnings if w.startswith(f"Sheet {number} ") or w.startswith(f"Sheet {number}'")
     ]
     if sheet.get("hidden"):
         own.append("This sheet is hidden in the workbook.")
-    if not sheet.get("rows"):
+    own += sheet.pop("notes", [])
+    if not sheet.get("rows") and sheet.get("layout") != "cells only":
         own.append("This sheet has no data rows.")
     return own

@@ -1,0 +1,221 @@
+"""A workbook read once, cell by cell and typed, into the grids every view is made from.
+
+The cells come from calamine (python-calamine), for xlsx, xlsm, xlsb, xls and ods alike. Each
+sheet is a list of rows from A1 to its last used cell, every row as wide as the sheet; an empty
+cell is ``""``. calamine reads an error cell (``#DIV/0!``) as empty too: for the formats whose
+parts say more (xlsx, xlsm) :mod:`.xlsx_parts` finds the error cells and the formula texts, and
+the error cells are put back as :class:`CellError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeAlias, cast
+
+import python_calamine
+
+from sheetstream.workbooks.xlsx_parts import sheet_extras
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+__all__ = [
+    "BOOLEAN",
+    "DATE",
+    "DURATION",
+    "EMPTY",
+    "ERROR",
+    "NUMBER",
+    "TEXT",
+    "CellError",
+    "ListObject",
+    "Sheet",
+    "Value",
+    "kind",
+    "read_workbook",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CellError:
+    """A cell holding an error value, as the spreadsheet program shows it (``#N/A``)."""
+
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+
+Value: TypeAlias = (
+    str | float | int | bool | dt.date | dt.datetime | dt.time | dt.timedelta | CellError
+)
+
+EMPTY, TEXT, NUMBER, BOOLEAN, DATE, DURATION, ERROR = range(7)
+KIND_NAMES = ("empty", "text", "number", "boolean", "date", "duration", "error")
+
+_KINDS: dict[type, int] = {
+    str: TEXT,
+    float: NUMBER,
+    int: NUMBER,
+    bool: BOOLEAN,
+    dt.date: DATE,
+    dt.datetime: DATE,
+    dt.time: DURATION,  # a time of day is a duration since midnight, as Excel stores it
+    dt.timedelta: DURATION,
+    CellError: ERROR,
+}
+
+
+def kind(value: Value) -> int:
+    if value == "":
+        return EMPTY
+    return _KINDS.get(type(value), TEXT)
+
+
+@dataclass(slots=True)
+class Sheet:
+    name: str
+    hidden: bool
+    rows: list[list[Value]]  # from A1; rows[r][c] is the cell at row r + 1, column c + 1
+    merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)
+    errors: int = 0  # error cells found (they are in `rows` as CellError)
+
+    @property
+    def width(self) -> int:
+        return len(self.rows[0]) if self.rows else 0
+
+
+@dataclass(frozen=True, slots=True)
+class ListObject:
+    """An Excel Table: a named range with a header row, 0-based inclusive bounds."""
+
+    name: str
+    sheet: str
+    first_row: int
+    first_col: int
+    last_row: int
+    last_col: int
+
+
+def read_workbook(path: Path, fmt: str) -> tuple[list[Sheet], list[ListObject]]:
+    """Every sheet of the workbook at ``path`` (worksheets only; chart sheets have no cells)."""
+    if fmt == "xls":
+        with path.open("rb") as fh:
+            if not fh.read(8).startswith(_OLE2):
+                return _read_biff_stream(path), []
+    tables = fmt in ("xlsx", "xlsm")
+    with path.open("rb") as fh:  # read by its bytes, whatever its name says
+        book = python_calamine.CalamineWorkbook.from_filelike(fh, load_tables=tables)
+    try:
+        extras = sheet_extras(path) if fmt in ("xlsx", "xlsm") else {}
+        sheets: list[Sheet] = []
+        for meta in book.sheets_metadata:
+            if meta.typ not in (
+                python_calamine.SheetTypeEnum.WorkSheet,
+                python_calamine.SheetTypeEnum.MacroSheet,
+            ):
+                continue
+            sheet = book.get_sheet_by_name(meta.name)
+            rows = cast(
+                list[list[Value]], sheet.to_python(skip_empty_area=False) if sheet.end else []
+            )
+            if rows and not any(row.count("") != len(row) for row in rows):
+                rows = []
+            found = Sheet(
+                name=meta.name,
+                hidden=meta.visible != python_calamine.SheetVisibleEnum.Visible,
+                rows=rows,
+                merged=list(sheet.merged_cell_ranges or ()),
+            )
+            extra = extras.get(meta.name)
+            if extra is not None:
+                found.formulas = extra.formulas
+                found.errors = _put_errors(found, extra.errors)
+            sheets.append(found)
+        objects = [_list_object(book, name) for name in book.table_names or ()] if tables else []
+        return sheets, [o for o in objects if o is not None]
+    finally:
+        book.close()
+
+
+def _read_biff_stream(path: Path) -> list[Sheet]:
+    """An Excel 2.x–5 file without the OLE container, which calamine does not read: xlrd
+    does (and says which cells are errors)."""
+    import xlrd  # type: ignore[import-untyped]
+
+    book = xlrd.open_workbook(str(path), on_demand=True)
+    sheets = []
+    try:
+        for index in range(book.nsheets):
+            raw = book.sheet_by_index(index)
+            rows: list[list[Value]] = []
+            for r in range(raw.nrows):
+                rows.append(
+                    [
+                        _biff_value(raw.cell_type(r, c), raw.cell_value(r, c), book.datemode)
+                        for c in range(raw.ncols)
+                    ]
+                )
+            if rows and not any(row.count("") != len(row) for row in rows):
+                rows = []
+            sheet = Sheet(raw.name, getattr(raw, "visibility", 0) != 0, rows)
+            sheet.errors = sum(isinstance(v, CellError) for row in rows for v in row)
+            sheets.append(sheet)
+            book.unload_sheet(index)
+    finally:
+        book.release_resources()
+    return sheets
+
+
+def _biff_value(cell_type: int, value: object, datemode: int) -> Value:
+    import xlrd
+
+    if cell_type == xlrd.XL_CELL_TEXT:
+        return str(value)
+    if cell_type == xlrd.XL_CELL_NUMBER:
+        return float(value)  # type: ignore[arg-type]
+    if cell_type == xlrd.XL_CELL_BOOLEAN:
+        return bool(value)
+    if cell_type == xlrd.XL_CELL_ERROR:
+        return CellError(xlrd.error_text_from_code.get(value, "#ERROR!"))
+    if cell_type == xlrd.XL_CELL_DATE:
+        serial = float(value)  # type: ignore[arg-type]
+        try:
+            when = xlrd.xldate.xldate_as_datetime(serial, datemode)
+        except (ValueError, OverflowError):
+            return serial
+        moment = cast(dt.datetime, when)
+        if serial < 1:
+            return moment.time()
+        return moment.date() if moment.time() == dt.time(0) else moment
+    return ""
+
+
+def _put_errors(sheet: Sheet, errors: dict[tuple[int, int], str]) -> int:
+    """Put the error cells into the grid (calamine left them empty); returns how many."""
+    put = 0
+    for (r, c), code in errors.items():
+        if r >= len(sheet.rows):
+            sheet.rows.extend([""] * sheet.width for _ in range(r + 1 - len(sheet.rows)))
+        if c >= sheet.width:
+            grow = c + 1 - sheet.width
+            for row in sheet.rows:
+                row.extend([""] * grow)
+        if sheet.rows[r][c] == "":
+            sheet.rows[r][c] = CellError(code)
+            put += 1
+    return put
+
+
+def _list_object(book: python_calamine.CalamineWorkbook, name: str) -> ListObject | None:
+    try:
+        table = book.get_table_by_name(name)
+    except python_calamine.CalamineError:
+        return None
+    start, end = table.start, table.end
+    if start is None or end is None:
+        return None
+    # calamine's table range starts below the header row
+    return ListObject(name, table.sheet, start[0] - 1, start[1], end[0], end[1])

@@ -1,0 +1,137 @@
+"""Where the tables of a sheet are (pure logic on a grid, as calamine hands it over: rows from
+A1, every row as wide as the sheet, "" for an empty cell)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sheetstream.workbooks.grid import CellError, ListObject, Value
+from sheetstream.workbooks.layout import Region, find_regions, header_names
+
+
+def grid(*rows: list[Value]) -> list[list[Value]]:
+    width = max(len(r) for r in rows)
+    return [list(r) + [""] * (width - len(r)) for r in rows]
+
+
+def shape(region: Region) -> tuple[str, tuple[int, ...], str]:
+    return region.range, region.header, region.layout
+
+
+def test_a_plain_table_has_its_first_row_as_header() -> None:
+    rows = grid(["region", "q1"], ["north", 1.5], ["south", 2.0])
+    assert [shape(r) for r in find_regions(rows)] == [("A1:B3", (0,), "table")]
+    assert header_names(rows, find_regions(rows)[0]) == ["region", "q1"]
+
+
+def test_titles_blank_rows_and_notes_above_a_report_are_not_its_header() -> None:
+    rows = grid(
+        ["Quarterly sales report"],
+        ["Prepared by finance"],
+        [],
+        ["Note: figures in kEUR"],
+        ["", "region", "q1", "q2"],
+        ["", "north", 10.0, 11.0],
+        ["", "south", 20.0, 21.0],
+        ["", "Total", 30.0, 32.0],
+    )
+    regions = find_regions(rows)
+    assert [shape(r) for r in regions] == [("B5:D8", (4,), "table")]
+    assert header_names(rows, regions[0]) == ["region", "q1", "q2"]
+
+
+def test_a_title_row_right_above_the_header_is_skipped() -> None:
+    rows = grid(["Sales 2024", "", ""], ["a", "b", "c"], [1.0, 2.0, 3.0])
+    assert [shape(r) for r in find_regions(rows)] == [("A2:C3", (1,), "table")]
+
+
+def test_a_first_row_of_numbers_is_data_not_a_header() -> None:
+    rows = grid([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
+    regions = find_regions(rows)
+    assert [shape(r) for r in regions] == [("A1:C2", (), "no header")]
+    assert header_names(rows, regions[0]) == [None, None, None]
+    mixed_first = grid(["north", 1.0], ["south", 2.0], ["east", 3.0], ["west", "n/a"])
+    assert find_regions(mixed_first)[0].header == ()
+
+
+def test_labels_beside_values_are_a_key_value_table_across_blank_rows() -> None:
+    rows = grid(
+        ["Revenue", 100.0],
+        ["Costs", 60.0],
+        [],
+        ["Margin", 0.4],
+        ["Closed on", dt.date(2024, 3, 31)],
+    )
+    regions = find_regions(rows)
+    assert [shape(r) for r in regions] == [("A1:B5", (), "key-value")]
+    assert header_names(rows, regions[0]) == ["label", "value"]
+
+
+def test_a_blank_row_inside_a_table_does_not_end_it() -> None:
+    rows = grid(["id", "amount"], [1.0, 5.0], [], [2.0, 6.0], [3.0, 7.0])
+    assert [shape(r) for r in find_regions(rows)] == [("A1:B5", (0,), "table")]
+
+
+def test_two_tables_stacked_or_side_by_side_are_each_found() -> None:
+    stacked = grid(
+        ["product", "units"],
+        ["pens", 3.0],
+        [],
+        [],
+        ["region", "sales", "year"],
+        ["north", 10.0, 2024.0],
+    )
+    assert [shape(r) for r in find_regions(stacked)] == [
+        ("A1:B2", (0,), "table"),
+        ("A5:C6", (4,), "table"),
+    ]
+    side = grid(["a", "b", "", "x", "y"], [1.0, 2.0, "", "p", 5.0], [3.0, 4.0, "", "q", 6.0])
+    assert [shape(r) for r in find_regions(side)] == [
+        ("A1:B3", (0,), "table"),
+        ("D1:E3", (0,), "table"),
+    ]
+
+
+def test_a_two_row_header_joins_group_and_column_names_merged_or_not() -> None:
+    rows = grid(
+        ["", "2023", "", "2024", ""],
+        ["region", "q1", "q2", "q1", "q2"],
+        ["north", 1.0, 2.0, 3.0, 4.0],
+    )
+    regions = find_regions(rows)
+    assert [shape(r) for r in regions] == [("A1:E3", (0, 1), "table")]
+    merged = [((0, 1), (0, 2)), ((0, 3), (0, 4))]
+    expected = ["region", "2023 q1", "2023 q2", "2024 q1", "2024 q2"]
+    assert header_names(rows, regions[0], merged) == expected
+    assert header_names(rows, regions[0]) == expected  # a group name holds until the next
+
+
+def test_a_text_only_table_and_lone_notes() -> None:
+    rows = grid(["name", "city"], ["ann", "rome"], ["bob", "oslo"], [], [], ["see also"])
+    assert [shape(r) for r in find_regions(rows)] == [("A1:B3", (0,), "table")]
+    assert find_regions(grid(["just a note"])) == []
+    assert find_regions([]) == []
+
+
+def test_error_cells_do_not_make_a_row_text() -> None:
+    rows = grid(["a", "b"], [CellError("#N/A"), 1.0], [2.0, CellError("#DIV/0!")])
+    assert [shape(r) for r in find_regions(rows)] == [("A1:B3", (0,), "table")]
+
+
+def test_an_excel_table_is_its_own_region_and_covers_its_block() -> None:
+    rows = grid(
+        ["Report"],
+        [],
+        ["", "item", "price"],
+        ["", "tea", 2.5],
+        ["", "cake", 4.0],
+        [],
+        ["", "other", "n"],
+        ["", "x", 1.0],
+    )
+    table = ListObject("Prices", "s", 2, 1, 4, 2)
+    regions = find_regions(rows, [table])
+    assert [(shape(r), r.name) for r in regions] == [
+        (("B3:C5", (2,), "excel table"), "Prices"),
+        (("B7:C8", (6,), "table"), None),
+    ]
