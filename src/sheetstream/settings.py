@@ -236,6 +236,12 @@ class Settings(BaseSettings):
     workbook_parses: int = Field(
         2, description="Workbooks parsed at once, each in its own capped process."
     )
+    workbook_parse_warm: int = Field(
+        2,
+        ge=0,
+        description="Parse processes kept started and loaded ahead of uploads (0: one is "
+        "started per upload).",
+    )
     workbook_uploads: int = Field(
         16,
         description="Uploads in progress at once (receiving, waiting for a parser, parsing); "

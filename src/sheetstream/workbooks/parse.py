@@ -25,7 +25,15 @@ from typing import Any
 from sheetstream.errors import SheetstreamError
 from sheetstream.workbooks.inspect import InspectLimits, WorkbookRejected
 
-__all__ = ["ParseLimits", "WorkbookUnreadable", "parse_workbook"]
+__all__ = [
+    "ParseLimits",
+    "WorkbookUnreadable",
+    "parse_workbook",
+    "remove_outputs",
+    "run_worker",
+    "start_worker",
+    "worker_args",
+]
 
 _HINT = "Check that the file opens in a spreadsheet program, or save it as .xlsx and try again."
 _MEMORY_MARKERS = (
@@ -62,7 +70,7 @@ def _limit_resources(memory_mb: int) -> Callable[[], None]:
     return apply
 
 
-def _remove(dest_db: Path) -> None:
+def remove_outputs(dest_db: Path) -> None:
     for path in (dest_db, dest_db.with_name(dest_db.name + ".wal")):
         with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
@@ -103,6 +111,77 @@ def _failure_reason(proc: subprocess.CompletedProcess[bytes], limits: ParseLimit
     return f"the reader crashed (exit status {proc.returncode})"
 
 
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    # Few glibc malloc arenas: each reserves 64 MiB of address space, which RLIMIT_AS counts;
+    # one BLAS thread: each reserves its own buffers.
+    env.setdefault("MALLOC_ARENA_MAX", "2")
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    return env
+
+
+def worker_args(
+    src: Path, fmt: str, dest_db: Path, limits: ParseLimits, inspect_limits: InspectLimits | None
+) -> list[str]:
+    """The worker's arguments for one parse."""
+    args = [str(src), fmt, str(dest_db), "--memory-mb", str(limits.memory_mb)]
+    if inspect_limits is not None:
+        args += ["--inspect-limits", json.dumps(dataclasses.asdict(inspect_limits))]
+    return args
+
+
+def start_worker(limits: ParseLimits, job: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """A parse process under the caps: with ``job`` it parses that; without, it loads its
+    libraries and waits for one job line on its standard input (a warm worker)."""
+    cmd = [sys.executable, "-m", "sheetstream.workbooks.parse_worker"]
+    return subprocess.Popen(
+        cmd + (job if job is not None else ["--serve"]),
+        stdin=subprocess.DEVNULL if job is not None else subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_limit_resources(limits.memory_mb),
+        env=_environment(),
+    )
+
+
+def run_worker(
+    proc: subprocess.Popen[bytes], job: list[str] | None, dest_db: Path, limits: ParseLimits
+) -> dict[str, Any]:
+    """Hand ``job`` to a warm worker (or wait for one started with its job), under the time
+    limit; the profile, or the error the worker's end says."""
+    line = None if job is None else (json.dumps(job) + "\n").encode()
+    try:
+        stdout, stderr = proc.communicate(line, timeout=limits.timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        remove_outputs(dest_db)
+        raise WorkbookUnreadable(f"it took longer than {limits.timeout_s:g} s") from None
+    except OSError as exc:  # a warm worker that died before its job (BrokenPipe)
+        proc.kill()
+        proc.communicate()
+        remove_outputs(dest_db)
+        raise WorkbookUnreadable(f"the reader could not be started ({exc})") from None
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    return _result(done, dest_db, limits)
+
+
+def _result(
+    proc: subprocess.CompletedProcess[bytes], dest_db: Path, limits: ParseLimits
+) -> dict[str, Any]:
+    if proc.returncode != 0:
+        remove_outputs(dest_db)
+        refusal = _last_json_line(proc.stdout)
+        if proc.returncode == 1 and refusal is not None and refusal.get("kind") == "rejected":
+            raise WorkbookRejected(str(refusal["error"]), status=int(refusal.get("status", 422)))
+        raise WorkbookUnreadable(_failure_reason(proc, limits))
+    profile = _last_json_line(proc.stdout)
+    if profile is None or "sheets" not in profile:
+        remove_outputs(dest_db)
+        raise WorkbookUnreadable("the reader returned no result")
+    return profile
+
+
 def parse_workbook(
     src: Path,
     fmt: str,
@@ -110,50 +189,15 @@ def parse_workbook(
     limits: ParseLimits,
     inspect_limits: InspectLimits | None = None,
 ) -> dict[str, Any]:
-    """Inspect ``src`` (``fmt``: xlsx, xlsm, xls, ods or csv) under ``inspect_limits``, parse it
-    into a new DuckDB file at ``dest_db`` and return its profile, with the inspection's
-    warnings as ``package_warnings``. Raises :class:`WorkbookRejected` when inspection refuses
-    the file, :class:`WorkbookUnreadable` when it cannot be read."""
-    env = dict(os.environ)
-    # Few glibc malloc arenas: each reserves 64 MiB of address space, which RLIMIT_AS counts;
-    # one BLAS thread: each reserves its own buffers.
-    env.setdefault("MALLOC_ARENA_MAX", "2")
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    cmd = [
-        sys.executable,
-        "-m",
-        "sheetstream.workbooks.parse_worker",
-        str(src),
-        fmt,
-        str(dest_db),
-        "--memory-mb",
-        str(limits.memory_mb),
-    ]
-    if inspect_limits is not None:
-        cmd += ["--inspect-limits", json.dumps(dataclasses.asdict(inspect_limits))]
+    """Inspect ``src`` (``fmt``: xlsx, xlsm, xlsb, xls, ods or csv) under ``inspect_limits``,
+    parse it into a new DuckDB file at ``dest_db`` and return its profile, with the
+    inspection's warnings as ``package_warnings``, in a new capped process (a
+    :class:`.parse_pool.ParsePool` has them started ahead). Raises :class:`WorkbookRejected`
+    when inspection refuses the file, :class:`WorkbookUnreadable` when it cannot be read."""
+    job = worker_args(src, fmt, dest_db, limits, inspect_limits)
     try:
-        proc = subprocess.run(
-            cmd,
-            timeout=limits.timeout_s,
-            capture_output=True,
-            preexec_fn=_limit_resources(limits.memory_mb),
-            env=env,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        _remove(dest_db)
-        raise WorkbookUnreadable(f"it took longer than {limits.timeout_s:g} s") from None
+        proc = start_worker(limits, job)
     except OSError as exc:
-        _remove(dest_db)
+        remove_outputs(dest_db)
         raise WorkbookUnreadable(f"the reader could not be started ({exc})") from None
-    if proc.returncode != 0:
-        _remove(dest_db)
-        refusal = _last_json_line(proc.stdout)
-        if proc.returncode == 1 and refusal is not None and refusal.get("kind") == "rejected":
-            raise WorkbookRejected(str(refusal["error"]), status=int(refusal.get("status", 422)))
-        raise WorkbookUnreadable(_failure_reason(proc, limits))
-    profile = _last_json_line(proc.stdout)
-    if profile is None or "sheets" not in profile:
-        _remove(dest_db)
-        raise WorkbookUnreadable("the reader returned no result")
-    return profile
+    return run_worker(proc, None, dest_db, limits)

@@ -2,6 +2,7 @@
 
     python -m sheetstream.workbooks.parse_worker SRC FORMAT DEST_DB [--memory-mb N]
         [--inspect-limits JSON]
+    python -m sheetstream.workbooks.parse_worker --serve   # then one JSON list of those
 
 The package is inspected first (:func:`.inspect.inspect`: ZIP bombs, XML attacks, huge
 ranges and string tables), here rather than in the server, so that what inspection itself
@@ -23,6 +24,7 @@ its HTTP ``status``), else ``"unreadable"``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -313,8 +315,18 @@ def _is_numeric_type(duck_type: str) -> bool:
     return "INT" in t or t in {"DOUBLE", "FLOAT", "REAL"} or t.startswith("DECIMAL")
 
 
+def connect() -> duckdb.DuckDBPyConnection:
+    """The in-memory DuckDB a parse works in (starting DuckDB costs more than a small parse:
+    a warm worker does it ahead); the workbook's file is attached to it."""
+    return duckdb.connect(config={"threads": max(1, min(4, os.cpu_count() or 1))})
+
+
 def parse_to_duckdb(
-    src: Path, fmt: str, dest: Path, memory_mb: int | None = None
+    src: Path,
+    fmt: str,
+    dest: Path,
+    memory_mb: int | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> dict[str, Any]:
     """Load ``src`` into a new DuckDB file at ``dest`` and return its profile."""
     fmt = fmt.lower().lstrip(".")
@@ -322,12 +334,12 @@ def parse_to_duckdb(
         raise WorkerError(f"unsupported format {fmt!r}")
     for stale in (dest, dest.with_name(dest.name + ".wal")):
         stale.unlink(missing_ok=True)
-    config: dict[str, str | bool | int | float | list[str]] = {
-        "threads": max(1, min(4, os.cpu_count() or 1))
-    }
+    own = con is None
+    con = connect() if con is None else con
     if memory_mb:
-        config["memory_limit"] = f"{max(64, memory_mb // 2)}MiB"
-    con = duckdb.connect(str(dest), config=config)
+        con.execute(f"SET memory_limit = '{max(64, memory_mb // 2)}MiB'")
+    con.execute(f"ATTACH {_sql_str(str(dest))} AS book")
+    con.execute("USE book")
     try:
         if fmt == "csv":
             scratch = dest.with_name(dest.name + ".csv")
@@ -338,9 +350,12 @@ def parse_to_duckdb(
         else:
             infos, cells = _load_spreadsheet(con, src, fmt)
         profile = profile_database(con, infos, cells)
-        con.execute("CHECKPOINT")
+        con.execute("CHECKPOINT book")
     finally:
-        con.close()
+        con.execute("USE memory")
+        con.execute("DETACH book")
+        if own:
+            con.close()
     return profile
 
 
@@ -353,7 +368,39 @@ def _error_kind(exc: BaseException) -> str:
     return "unreadable"
 
 
+def warm_up(con: duckdb.DuckDBPyConnection) -> None:
+    """Run the whole load once on a small grid in memory, so that what a first use costs
+    (lazy imports, DuckDB's first statements) is paid before a job comes."""
+    rows: list[list[Value]] = [
+        ["text", "number", "date", "time", "duration", "flag"],
+        ["a", 1.5, dt.date(2024, 1, 1), dt.time(9, 30), dt.timedelta(hours=30), True],
+        ["b", 2.0, dt.datetime(2024, 1, 2, 8), dt.time(10), dt.timedelta(0), False],
+    ]
+    sheet = Sheet("warm", False, rows)
+    con.execute("ATTACH ':memory:' AS warm")
+    con.execute("USE warm")
+    try:
+        columns = list(zip(*rows, strict=True))
+        infos = [
+            _load_region(con, sheet, 1, region, columns, f"t{i}")
+            for i, region in enumerate(find_regions(rows))
+        ]
+        profile_database(con, infos, load_cells(con, [sheet], [columns]))
+    finally:
+        con.execute("USE memory")
+        con.execute("DETACH warm")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    con = None
+    if argv == ["--serve"]:  # a warm worker: loaded, it waits for its one job
+        con = connect()
+        warm_up(con)
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0  # the pool closed
+        argv = [str(a) for a in json.loads(line)]
     parser = argparse.ArgumentParser(prog="python -m sheetstream.workbooks.parse_worker")
     parser.add_argument("src", type=Path)
     parser.add_argument("format")
@@ -366,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.inspect_limits is not None and args.format in _INSPECTED:
             limits = InspectLimits(**args.inspect_limits)
             warnings = inspect(args.src, cast(Format, args.format), limits)
-        profile = parse_to_duckdb(args.src, args.format, args.dest_db, args.memory_mb)
+        profile = parse_to_duckdb(args.src, args.format, args.dest_db, args.memory_mb, con)
         profile["package_warnings"] = warnings
     except WorkbookRejected as exc:
         line = json.dumps({"error": exc.message, "kind": "rejected", "status": exc.status})
@@ -385,4 +432,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The result is written and the workbook's file closed: skip the interpreter's teardown
+    # (finalising DuckDB and Arrow takes longer than a small parse).
+    os._exit(status)

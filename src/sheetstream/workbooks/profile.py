@@ -86,8 +86,9 @@ def _kind(duck_type: str) -> str:
 
 def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
     rows = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
+        "SELECT column_name, data_type FROM duckdb_columns() "
+        "WHERE table_name = ? AND schema_name = 'main' AND database_name = current_database() "
+        "ORDER BY column_index",
         [table],
     ).fetchall()
     return [(str(r[0]), str(r[1])) for r in rows if r[0] != ROW_COLUMN]

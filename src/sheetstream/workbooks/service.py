@@ -32,7 +32,8 @@ from sheetstream.workbooks.catalog import (
     new_workbook_id,
 )
 from sheetstream.workbooks.inspect import InspectLimits, clean_filename, sniff
-from sheetstream.workbooks.parse import ParseLimits, parse_workbook
+from sheetstream.workbooks.parse import ParseLimits
+from sheetstream.workbooks.parse_pool import ParsePool
 from sheetstream.workbooks.query import QueryLimits, QueryResult, run_query
 from sheetstream.workbooks.receive import receive_file
 
@@ -70,6 +71,7 @@ class WorkbookService:
             memory_mb=settings.query_memory_mb,
             threads=settings.query_threads,
         )
+        self.parse_pool = ParsePool(self.parse_limits, settings.workbook_parse_warm)
         # their own threads each: a burst of uploads cannot starve queries, or the reverse
         self.parses = Gate("workbook parses", settings.workbook_parses, settings.workbook_uploads)
         self.queries = Gate(
@@ -94,6 +96,7 @@ class WorkbookService:
     async def start(self) -> None:
         """Index the workbooks on disk that the index does not have: all of them without
         storage, and after an upgrade those from before the database held the index."""
+        self.parse_pool.start()
         indexed = {e.workbook_id for e in await self.index.list_workbooks(None)}
         added = 0
         for entry in await asyncio.to_thread(self.catalog.scan, indexed):
@@ -113,6 +116,7 @@ class WorkbookService:
     def close(self) -> None:
         self.parses.close()
         self.queries.close()
+        self.parse_pool.close()
 
     async def upload(
         self,
@@ -164,7 +168,7 @@ class WorkbookService:
                 sniff, original, filename, self.inspect_limits.max_entries
             )
             profile = await self.parses.run(
-                parse_workbook,
+                self.parse_pool.parse,
                 original,
                 fmt,
                 folder / "tables.duckdb",

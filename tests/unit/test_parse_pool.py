@@ -1,0 +1,109 @@
+"""The warm parse workers: each parses one workbook under the same caps as a cold process, a
+new one starts behind it, a dead one is replaced, and closing stops the idle ones."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from sheetstream.workbooks.parse import ParseLimits, WorkbookUnreadable
+from sheetstream.workbooks.parse_pool import ParsePool
+
+
+def workbook(path: Path, rows: int = 3) -> Path:
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.append(["n"])
+    for i in range(rows):
+        ws.append([i])
+    book.save(path)
+    return path
+
+
+def warmed(pool: ParsePool, count: int) -> None:
+    """Wait (bounded) until `count` workers are idle and loaded."""
+    pool.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with pool._lock:
+            idle = list(pool._idle)
+        if len(idle) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{count} warm workers did not start")
+
+
+@pytest.fixture
+def pool() -> Iterator[ParsePool]:
+    pool = ParsePool(ParseLimits(timeout_s=60), size=2)
+    yield pool
+    pool.close()
+
+
+def test_each_parse_takes_a_warm_worker_and_another_starts_behind_it(
+    pool: ParsePool, tmp_path: Path
+) -> None:
+    warmed(pool, 2)
+    assert pool.started == 2
+    with pool._lock:
+        first = pool._idle[0]
+    src = workbook(tmp_path / "a.xlsx")
+    profile = pool.parse(src, "xlsx", tmp_path / "a.duckdb", pool.limits)
+    assert profile["sheets"][0]["rows"] == 3
+    assert first.returncode == 0  # the warm worker did this parse, and is gone
+    warmed(pool, 2)
+    assert pool.started == 3  # one replaced it; no more
+    for n in range(3):
+        dest = tmp_path / f"b{n}.duckdb"
+        assert pool.parse(src, "xlsx", dest, pool.limits)["sheets"][0]["rows"] == 3
+    warmed(pool, 2)
+    assert pool.started == 6
+
+
+def test_a_worker_that_died_while_idle_is_replaced(pool: ParsePool, tmp_path: Path) -> None:
+    warmed(pool, 2)
+    with pool._lock:
+        for proc in pool._idle:
+            proc.kill()
+            proc.wait()
+    src = workbook(tmp_path / "a.xlsx")
+    assert pool.parse(src, "xlsx", tmp_path / "a.duckdb", pool.limits)["sheets"][0]["rows"] == 3
+
+
+def test_a_warm_worker_keeps_the_time_limit_and_the_next_parse_is_whole(tmp_path: Path) -> None:
+    pool = ParsePool(ParseLimits(timeout_s=0.001), size=1)
+    try:
+        warmed(pool, 1)
+        src = workbook(tmp_path / "a.xlsx", rows=2000)
+        with pytest.raises(WorkbookUnreadable, match=r"took longer than 0\.001 s"):
+            pool.parse(src, "xlsx", tmp_path / "a.duckdb", pool.limits)
+        assert not (tmp_path / "a.duckdb").exists()
+    finally:
+        pool.close()
+
+
+def test_a_warm_worker_keeps_the_memory_cap(tmp_path: Path) -> None:
+    pool = ParsePool(ParseLimits(memory_mb=64), size=1)
+    try:
+        pool.start()
+        src = workbook(tmp_path / "a.xlsx")
+        with pytest.raises(WorkbookUnreadable, match="more than 64 MiB of memory"):
+            pool.parse(src, "xlsx", tmp_path / "a.duckdb", pool.limits)
+    finally:
+        pool.close()
+
+
+def test_closing_stops_the_idle_workers(tmp_path: Path) -> None:
+    pool = ParsePool(ParseLimits(timeout_s=60), size=2)
+    warmed(pool, 2)
+    with pool._lock:
+        idle = list(pool._idle)
+    pool.close()
+    assert all(proc.returncode is not None for proc in idle)
+    pool.start()  # closed: starts nothing
+    assert pool.started == 2
