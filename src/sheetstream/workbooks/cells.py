@@ -15,7 +15,7 @@ loaded with one ``CREATE TABLE``; the address is computed by DuckDB.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -35,7 +35,7 @@ from sheetstream.workbooks.grid import (
 from sheetstream.workbooks.names import CELLS_TABLE
 from sheetstream.workbooks.profile import quote_ident
 
-__all__ = ["CELL_COLUMNS", "load_cells"]
+__all__ = ["CELL_COLUMNS", "add_cells", "create_cells"]
 
 CELL_COLUMNS = (
     "sheet",
@@ -52,29 +52,29 @@ CELL_COLUMNS = (
     "formula",
 )
 
-_SCHEMA = pa.schema(
-    [
-        ("sheet_no", pa.int32()),
-        ("row", pa.int32()),
-        ("col", pa.int32()),
-        ("kind", pa.int8()),
-        ("number", pa.float64()),
-        ("text", pa.string()),
-        ("boolean", pa.bool_()),
-        ("date", pa.timestamp("us")),
-        ("duration", pa.duration("us")),
-        ("error", pa.string()),
-    ]
-)
-_VALUE_FIELD = {NUMBER: 4, TEXT: 5, BOOLEAN: 6, DATE: 7, DURATION: 8, ERROR: 9}
+# one narrow table per type: (row, col, value); the other value columns are NULL in SQL
+_VALUE_COLUMN = {
+    NUMBER: ("number", pa.float64()),
+    TEXT: ("text", pa.string()),
+    BOOLEAN: ("boolean", pa.bool_()),
+    DATE: ("date", pa.timestamp("us")),
+    DURATION: ("duration", pa.duration("us")),
+    ERROR: ("error", pa.string()),
+}
 
-# 1-based column number → letters (up to XFD, 16384), then the 1-based row number
-_ADDRESS = (
-    "CASE WHEN col <= 26 THEN chr(64 + col) "
-    "WHEN col <= 702 THEN chr(64 + (col - 1) // 26) || chr(65 + (col - 1) % 26) "
-    "ELSE chr(64 + ((col - 1) // 26 - 1) // 26) || chr(65 + ((col - 1) // 26 - 1) % 26) "
-    "|| chr(65 + (col - 1) % 26) END || row"
-)
+
+def _address(col: str, row: str) -> str:
+    """SQL for the A1 address of 1-based column `col` (up to XFD, 16384) and row `row`."""
+    c = f"({col} - 1)"
+    return (
+        f"CASE WHEN {col} <= 26 THEN chr(64 + {col}) "
+        f"WHEN {col} <= 702 THEN chr(64 + {c} // 26) || chr(65 + {c} % 26) "
+        f"ELSE chr(64 + ({c} // 26 - 1) // 26) || chr(65 + ({c} // 26 - 1) % 26) "
+        f"|| chr(65 + {c} % 26) END || {row}"
+    )
+
+
+_NUMBER_TYPES = frozenset({float, int})
 
 
 def _value(k: int, v: Value) -> object:
@@ -86,93 +86,104 @@ def _value(k: int, v: Value) -> object:
         )
     if k == ERROR:
         return str(v)
-    if k == NUMBER:
-        return float(v)  # type: ignore[arg-type]
     return v
 
 
-def _batch(
-    sheet_no: int, col: int, k: int, rows: list[int], values: list[object]
-) -> pa.RecordBatch:
-    n = len(rows)
-    arrays: list[pa.Array] = [
-        pa.array([sheet_no] * n, type=pa.int32()),
-        pa.array(rows, type=pa.int32()),
-        pa.array([col] * n, type=pa.int32()),
-        pa.array([k] * n, type=pa.int8()),
-    ]
-    target = _VALUE_FIELD[k]
-    for index in range(4, len(_SCHEMA)):
-        field_type = _SCHEMA.field(index).type
-        arrays.append(
-            pa.array(values, type=field_type) if index == target else pa.nulls(n, field_type)
-        )
-    return pa.RecordBatch.from_arrays(arrays, schema=_SCHEMA)
-
-
-def _column_batches(sheet_no: int, c: int, column: Sequence[Value]) -> list[pa.RecordBatch]:
+def _column_parts(
+    c: int, column: Sequence[Value]
+) -> Iterator[tuple[int, Sequence[int], Sequence[object]]]:
+    """(type, rows, values) of one column's cells, by type; a column of one type whole."""
     present = set(map(type, column))
-    if len(present) == 1 and str not in present:  # one type, no empty cell: a whole column
-        k = kind(column[0])
-        rows = list(range(1, len(column) + 1))
-        return [_batch(sheet_no, c + 1, k, rows, [_value(k, v) for v in column])]
+    whole = range(1, len(column) + 1)
+    if present <= _NUMBER_TYPES:  # numbers only, no empty cell: the column as it is
+        yield NUMBER, whole, column
+        return
+    if present == {str} and "" not in column:
+        yield TEXT, whole, column
+        return
     by_kind: dict[int, tuple[list[int], list[object]]] = {}
-    for r, v in enumerate(column):
+    for r, v in enumerate(column, start=1):
         if v == "":
             continue
         k = kind(v)
         rows_k, values_k = by_kind.setdefault(k, ([], []))
-        rows_k.append(r + 1)
+        rows_k.append(r)
         values_k.append(_value(k, v))
-    return [_batch(sheet_no, c + 1, k, rs, vs) for k, (rs, vs) in by_kind.items()]
+    for k, (rows_k, values_k) in by_kind.items():
+        yield k, rows_k, values_k
 
 
-def load_cells(
-    con: duckdb.DuckDBPyConnection,
-    sheets: Sequence[Sheet],
-    columns: Sequence[Sequence[Sequence[Value]]],
+_KINDS_SQL = "[" + ", ".join(f"'{name}'" for name in KIND_NAMES) + "]"
+
+
+def create_cells(con: duckdb.DuckDBPyConnection) -> None:
+    """The cell view's table, empty: :func:`add_cells` fills it sheet by sheet."""
+    con.execute(
+        f"CREATE TABLE {quote_ident(CELLS_TABLE)} (sheet VARCHAR, row INTEGER, col INTEGER, "
+        "address VARCHAR, type VARCHAR, number DOUBLE, text VARCHAR, boolean BOOLEAN, "
+        "date TIMESTAMP, duration INTERVAL, error VARCHAR, formula VARCHAR)"
+    )
+
+
+def add_cells(
+    con: duckdb.DuckDBPyConnection, sheet: Sheet, columns: Sequence[Sequence[Value]]
 ) -> int:
-    """Create the cell view from every sheet (``columns[i]`` is sheet i's grid by columns);
-    returns how many cells it holds."""
-    batches: list[pa.RecordBatch] = []
-    for sheet_no, by_column in enumerate(columns):
-        for c, column in enumerate(by_column):
-            batches.extend(_column_batches(sheet_no, c, column))
-    cells = pa.Table.from_batches(batches, schema=_SCHEMA)
-    names = pa.table(
-        {
-            "sheet_no": pa.array(range(len(sheets)), type=pa.int32()),
-            "sheet": pa.array([s.name for s in sheets], type=pa.string()),
-        }
-    )
-    formulas = pa.table(
-        {
-            "sheet_no": pa.array(
-                [i for i, s in enumerate(sheets) for _ in s.formulas], type=pa.int32()
-            ),
-            "row": pa.array([r + 1 for s in sheets for r, _ in s.formulas], type=pa.int32()),
-            "col": pa.array([c + 1 for s in sheets for _, c in s.formulas], type=pa.int32()),
-            "formula": pa.array([f for s in sheets for f in s.formulas.values()], type=pa.string()),
-        }
-    )
-    kinds = "[" + ", ".join(f"'{name}'" for name in KIND_NAMES) + "]"
-    con.register("__cells", cells)
-    con.register("__sheet_names", names)
-    con.register("__formulas", formulas)
+    """Add one sheet's cells (``columns`` is its grid by columns); returns how many."""
+    parts: dict[int, list[pa.RecordBatch]] = {}
+    for c, column in enumerate(columns):
+        for k, rows, values in _column_parts(c, column):
+            name, value_type = _VALUE_COLUMN[k]
+            n = len(rows)
+            batch = pa.RecordBatch.from_arrays(
+                [
+                    pa.array(rows, type=pa.int32()),
+                    pa.repeat(pa.scalar(c + 1, pa.int32()), n),
+                    pa.array(values, type=value_type),
+                ],
+                names=["row", "col", name],
+            )
+            parts.setdefault(k, []).append(batch)
+    if not parts:
+        return 0
+    selects = []
+    count = 0
+    for k, batches in parts.items():
+        name, _ = _VALUE_COLUMN[k]
+        table = pa.Table.from_batches(batches)
+        count += table.num_rows
+        view = f"__cells_{name}"
+        con.register(view, table)
+        values = ", ".join(
+            (f"CAST({n} AS INTERVAL)" if n == "duration" else n) if n == name else "NULL"
+            for n, _ in _VALUE_COLUMN.values()
+        )
+        selects.append(f"SELECT row, col, '{KIND_NAMES[k]}' AS type, {values} FROM {view}")
+    formula = "NULL"
+    join = ""
+    if sheet.formulas:
+        formulas = pa.table(
+            {
+                "row": pa.array([r + 1 for r, _ in sheet.formulas], type=pa.int32()),
+                "col": pa.array([c + 1 for _, c in sheet.formulas], type=pa.int32()),
+                "formula": pa.array(list(sheet.formulas.values()), type=pa.string()),
+            }
+        )
+        con.register("__formulas", formulas)
+        formula = "f.formula"
+        join = " LEFT JOIN __formulas f ON f.row = c.row AND f.col = c.col"
+    order = ", ".join(n for n, _ in _VALUE_COLUMN.values())
     try:
         con.execute(
-            f"CREATE TABLE {quote_ident(CELLS_TABLE)} AS SELECT sheet, row, col, "
-            f"{_ADDRESS} AS address, type, number, text, boolean, date, duration, error, "
-            "formula FROM ("
-            f"  SELECT c.sheet_no, n.sheet, c.row, c.col, {kinds}[c.kind + 1] AS type, "
-            "  c.number, c.text, c.boolean, c.date, CAST(c.duration AS INTERVAL) AS duration, "
-            "  c.error, f.formula "
-            "  FROM __cells c JOIN __sheet_names n USING (sheet_no) "
-            "  LEFT JOIN __formulas f ON f.sheet_no = c.sheet_no AND f.row = c.row "
-            "  AND f.col = c.col"
-            ") ORDER BY sheet_no, row, col"
+            f"INSERT INTO {quote_ident(CELLS_TABLE)} SELECT ?, c.row, c.col, "
+            f"{_address('c.col', 'c.row')}, c.type, "
+            f"{', '.join('c.' + n for n, _ in _VALUE_COLUMN.values())}, {formula} "
+            f"FROM ({' UNION ALL '.join(selects)}) AS c ({'row, col, type, ' + order}){join} "
+            "ORDER BY c.row, c.col",
+            [sheet.name],
         )
     finally:
-        for view in ("__cells", "__sheet_names", "__formulas"):
-            con.unregister(view)
-    return int(cells.num_rows)
+        for k in parts:
+            con.unregister(f"__cells_{_VALUE_COLUMN[k][0]}")
+        if sheet.formulas:
+            con.unregister("__formulas")
+    return count

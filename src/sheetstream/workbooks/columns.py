@@ -20,12 +20,11 @@ from sheetstream.workbooks.grid import (
     BOOLEAN,
     DATE,
     DURATION,
-    EMPTY,
     ERROR,
     NUMBER,
     TEXT,
+    CellError,
     Value,
-    kind,
 )
 
 __all__ = ["PLACEHOLDERS", "Typed", "display", "typed_column"]
@@ -75,48 +74,61 @@ def display(value: Value) -> str:
     return str(value)
 
 
+_NUMBERS = frozenset({float, int})
+_TYPE_KIND = {
+    float: NUMBER,
+    int: NUMBER,
+    bool: BOOLEAN,
+    dt.date: DATE,
+    dt.datetime: DATE,
+    dt.time: DURATION,
+    dt.timedelta: DURATION,
+    CellError: ERROR,
+}
+
+
 def typed_column(values: Sequence[Value]) -> Typed:
-    kinds = [kind(v) for v in values]
-    present = set(kinds) - {EMPTY, ERROR}
-    errors = kinds.count(ERROR)
+    """The column of ``values`` (one table column's cells, "" for empty), typed. Whole columns
+    are looked at by their set of Python types first: a cell at a time only where needed."""
+    types = set(map(type, values))
+    texts = [v for v in values if type(v) is str and v] if str in types else []
+    present = {_TYPE_KIND.get(t, TEXT) for t in types if t is not str}
+    if texts:
+        present.add(TEXT)
+    errors = sum(1 for v in values if type(v) is CellError) if CellError in types else 0
+    present.discard(ERROR)
+    n = len(values)
     if not present:
-        return Typed(pa.nulls(len(values), pa.string()), "empty", errors=errors)
+        return Typed(pa.nulls(n, pa.string()), "empty", errors=errors)
     if present == {NUMBER}:
-        array = pa.array([v if k == NUMBER else None for v, k in zip(values, kinds, strict=True)])
-        return Typed(array.cast(pa.float64()), "number", errors=errors)
-    if present == {TEXT, NUMBER}:
-        texts = {str(v).strip().lower() for v, k in zip(values, kinds, strict=True) if k == TEXT}
-        if texts <= PLACEHOLDERS:
-            array = pa.array(
-                [float(v) if k == NUMBER else None for v, k in zip(values, kinds, strict=True)],  # type: ignore[arg-type]
-                type=pa.float64(),
-            )
-            return Typed(array, "number", kinds.count(TEXT), errors)
+        if types <= _NUMBERS:
+            return Typed(pa.array(values, type=pa.float64()), "number")
+        numbers = [v if type(v) in _NUMBERS else None for v in values]
+        return Typed(pa.array(numbers, type=pa.float64()), "number", errors=errors)
+    if present == {TEXT, NUMBER} and {t.strip().lower() for t in texts} <= PLACEHOLDERS:
+        numbers = [v if type(v) in _NUMBERS else None for v in values]
+        return Typed(pa.array(numbers, type=pa.float64()), "number", len(texts), errors)
     if present == {TEXT}:
-        array = pa.array([v if k == TEXT else None for v, k in zip(values, kinds, strict=True)])
-        return Typed(array, "text", errors=errors)
+        strings = [v if type(v) is str and v else None for v in values]
+        return Typed(pa.array(strings, type=pa.string()), "text", errors=errors)
     if present == {BOOLEAN}:
-        array = pa.array([v if k == BOOLEAN else None for v, k in zip(values, kinds, strict=True)])
-        return Typed(array, "boolean", errors=errors)
+        flags = [v if type(v) is bool else None for v in values]
+        return Typed(pa.array(flags, type=pa.bool_()), "boolean", errors=errors)
     if present == {DATE}:
         stamps = [
-            None
-            if k != DATE
-            else v
-            if isinstance(v, dt.datetime)
-            else dt.datetime.combine(v, dt.time())  # type: ignore[arg-type]
-            for v, k in zip(values, kinds, strict=True)
+            v
+            if type(v) is dt.datetime
+            else dt.datetime.combine(v, dt.time())
+            if type(v) is dt.date
+            else None
+            for v in values
         ]
         return Typed(pa.array(stamps, type=pa.timestamp("us")), "date", errors=errors)
     if present == {DURATION}:
-        if all(isinstance(v, dt.time) for v, k in zip(values, kinds, strict=True) if k == DURATION):
-            times = [v if k == DURATION else None for v, k in zip(values, kinds, strict=True)]
+        if dt.timedelta not in types:
+            times = [v if type(v) is dt.time else None for v in values]
             return Typed(pa.array(times, type=pa.time64("us")), "time", errors=errors)
-        spans = [
-            _duration(v) if k == DURATION else None for v, k in zip(values, kinds, strict=True)
-        ]
+        spans = [_duration(v) if type(v) in (dt.time, dt.timedelta) else None for v in values]
         return Typed(pa.array(spans, type=pa.duration("us")), "duration", errors=errors)
-    texts_out = [
-        None if k in (EMPTY, ERROR) else display(v) for v, k in zip(values, kinds, strict=True)
-    ]
-    return Typed(pa.array(texts_out, type=pa.string()), "text", errors=errors)
+    shown = [None if v == "" or type(v) is CellError else display(v) for v in values]
+    return Typed(pa.array(shown, type=pa.string()), "text", errors=errors)

@@ -10,13 +10,14 @@ the error cells are put back as :class:`CellError`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias, cast
 
 import python_calamine
 
-from sheetstream.workbooks.xlsx_parts import sheet_extras
+from sheetstream.workbooks.xlsx_parts import read_extras, sheet_parts
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -99,18 +100,27 @@ class ListObject:
     last_col: int
 
 
-def read_workbook(path: Path, fmt: str) -> tuple[list[Sheet], list[ListObject]]:
-    """Every sheet of the workbook at ``path`` (worksheets only; chart sheets have no cells)."""
+def read_workbook(path: Path, fmt: str) -> tuple[list[ListObject], Iterator[Sheet]]:
+    """The workbook's Excel Tables, and its sheets (worksheets only; chart sheets have no
+    cells) read one at a time as they are iterated: only one sheet's grid is in memory."""
     if fmt == "xls":
         with path.open("rb") as fh:
             if not fh.read(8).startswith(_OLE2):
-                return _read_biff_stream(path), []
+                return [], iter(_read_biff_stream(path))
     tables = fmt in ("xlsx", "xlsm")
     with path.open("rb") as fh:  # read by its bytes, whatever its name says
         book = python_calamine.CalamineWorkbook.from_filelike(fh, load_tables=tables)
     try:
-        extras = sheet_extras(path) if fmt in ("xlsx", "xlsm") else {}
-        sheets: list[Sheet] = []
+        objects = [_list_object(book, name) for name in book.table_names or ()] if tables else []
+    except BaseException:
+        book.close()
+        raise
+    return [o for o in objects if o is not None], _sheets(book, path, tables)
+
+
+def _sheets(book: python_calamine.CalamineWorkbook, path: Path, xlsx: bool) -> Iterator[Sheet]:
+    try:
+        parts = sheet_parts(path) if xlsx else {}
         for meta in book.sheets_metadata:
             if meta.typ not in (
                 python_calamine.SheetTypeEnum.WorkSheet,
@@ -129,13 +139,12 @@ def read_workbook(path: Path, fmt: str) -> tuple[list[Sheet], list[ListObject]]:
                 rows=rows,
                 merged=list(sheet.merged_cell_ranges or ()),
             )
-            extra = extras.get(meta.name)
-            if extra is not None:
+            del sheet
+            if meta.name in parts:
+                extra = read_extras(path, parts[meta.name])
                 found.formulas = extra.formulas
                 found.errors = _put_errors(found, extra.errors)
-            sheets.append(found)
-        objects = [_list_object(book, name) for name in book.table_names or ()] if tables else []
-        return sheets, [o for o in objects if o is not None]
+            yield found
     finally:
         book.close()
 

@@ -14,7 +14,7 @@ from collections.abc import Set as AbstractSet
 
 from sheetstream.workbooks.profile import ROW_COLUMN
 
-__all__ = ["CELLS_TABLE", "clean_name", "column_names", "table_names"]
+__all__ = ["CELLS_TABLE", "TableNamer", "clean_name", "column_names", "table_names"]
 
 CELLS_TABLE = "cells"  # the cell view's table: no sheet's table takes this name
 MAX_NAME = 120
@@ -34,23 +34,32 @@ def clean_name(value: object) -> str:
     return _SPACES.sub(" ", kept).strip()[:MAX_NAME].strip()
 
 
-def table_names(sheet_names: list[str], reserved: AbstractSet[str] = frozenset()) -> list[str]:
-    """Lowercase, runs of non-alphanumerics → ``_``, not starting with a digit, not a reserved
-    SQL word nor the cell view's name, unique (``_2``, ``_3`` … on clashes)."""
-    used: set[str] = set()
-    out: list[str] = []
-    for raw in sheet_names:
+class TableNamer:
+    """Table names, one at a time: lowercase, runs of non-alphanumerics → ``_``, not starting
+    with a digit, not a reserved SQL word nor the cell view's name, unique (``_2``, ``_3`` …
+    on clashes)."""
+
+    def __init__(self, reserved: AbstractSet[str] = frozenset()) -> None:
+        self.reserved = reserved
+        self.used: set[str] = set()
+
+    def take(self, raw: str) -> str:
         base = re.sub(r"[^a-z0-9]+", "_", clean_name(raw).lower()).strip("_")[:64] or "sheet"
         if base[0].isdigit():
             base = f"sheet_{base}"
-        if base in reserved or base in (ROW_COLUMN, CELLS_TABLE):
+        if base in self.reserved or base in (ROW_COLUMN, CELLS_TABLE):
             base = f"{base}_sheet"
         name, n = base, 2
-        while name in used:
+        while name in self.used:
             name, n = f"{base}_{n}", n + 1
-        used.add(name)
-        out.append(name)
-    return out
+        self.used.add(name)
+        return name
+
+
+def table_names(sheet_names: list[str], reserved: AbstractSet[str] = frozenset()) -> list[str]:
+    """:class:`TableNamer`'s names for all of ``sheet_names``."""
+    namer = TableNamer(reserved)
+    return [namer.take(raw) for raw in sheet_names]
 
 
 def column_names(headers: list[tuple[object, int]]) -> list[str]:

@@ -35,13 +35,13 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from sheetstream.errors import SheetstreamError
-from sheetstream.workbooks.cells import load_cells
+from sheetstream.workbooks.cells import add_cells, create_cells
 from sheetstream.workbooks.columns import typed_column
 from sheetstream.workbooks.encoding import detect_encoding, transcode
 from sheetstream.workbooks.grid import EMPTY, ERROR, CellError, Sheet, Value, kind, read_workbook
 from sheetstream.workbooks.inspect import Format, InspectLimits, WorkbookRejected, inspect
 from sheetstream.workbooks.layout import Region, find_regions, header_names
-from sheetstream.workbooks.names import column_names, table_names
+from sheetstream.workbooks.names import TableNamer, column_names, table_names
 from sheetstream.workbooks.profile import ROW_COLUMN, SheetInfo, profile_database, quote_ident
 from sheetstream.workbooks.xlsx_parts import a1
 
@@ -83,20 +83,19 @@ def _integral_and_dates(
     return {name: cast for (name, cast, _), ok in zip(checks, row, strict=True) if ok is True}
 
 
-def _region_names(sheets: list[Sheet], plans: list[list[Region]]) -> list[str]:
+def _region_names(sheet: Sheet, regions: list[Region]) -> list[str]:
     """The raw name of each table to be: the sheet's for its first table (or for the sheet when
     it has none), then "sheet 2", "sheet 3" …; an Excel Table's own name."""
+    if not regions:
+        return [sheet.name]
     raw: list[str] = []
-    for sheet, regions in zip(sheets, plans, strict=True):
-        if not regions:
-            raw.append(sheet.name)
-        plain = 0
-        for region in regions:
-            if region.name is not None:
-                raw.append(region.name)
-                continue
-            plain += 1
-            raw.append(sheet.name if plain == 1 else f"{sheet.name} {plain}")
+    plain = 0
+    for region in regions:
+        if region.name is not None:
+            raw.append(region.name)
+            continue
+        plain += 1
+        raw.append(sheet.name if plain == 1 else f"{sheet.name} {plain}")
     return raw
 
 
@@ -190,30 +189,31 @@ def _error_addresses(sheet: Sheet, region: Region, limit: int = 5) -> str:
 def _load_spreadsheet(
     con: duckdb.DuckDBPyConnection, src: Path, fmt: str
 ) -> tuple[list[SheetInfo], int]:
-    """Every table of every sheet, and the cell view; returns the tables and the cell count."""
-    sheets, list_objects = read_workbook(src, fmt)
-    plans = [
-        find_regions(sheet.rows, [o for o in list_objects if o.sheet == sheet.name])
-        for sheet in sheets
-    ]
-    tables = iter(table_names(_region_names(sheets, plans), _reserved_words(con)))
-    by_columns = [list(zip(*sheet.rows, strict=True)) for sheet in sheets]
+    """Every table of every sheet, and the cell view, one sheet at a time (only one sheet's
+    grid is held); returns the tables and the cell count."""
+    list_objects, sheets = read_workbook(src, fmt)
+    namer = TableNamer(_reserved_words(con))
+    create_cells(con)
     infos: list[SheetInfo] = []
-    for number, (sheet, regions, columns) in enumerate(
-        zip(sheets, plans, by_columns, strict=True), start=1
-    ):
+    count = 0
+    for number, sheet in enumerate(sheets, start=1):
+        regions = find_regions(sheet.rows, [o for o in list_objects if o.sheet == sheet.name])
+        tables = [namer.take(raw) for raw in _region_names(sheet, regions)]
+        columns = list(zip(*sheet.rows, strict=True))
         if not regions:
-            table = next(tables)
-            con.execute(f"CREATE TABLE {quote_ident(table)} ({ROW_COLUMN} BIGINT)")
+            con.execute(f"CREATE TABLE {quote_ident(tables[0])} ({ROW_COLUMN} BIGINT)")
             layout = "cells only" if sheet.rows else "empty"
             notes: tuple[str, ...] = ()
             if sheet.rows:
                 notes = ("No table found on this sheet; its cells are in the cells table.",)
-            infos.append(SheetInfo(sheet.name, table, sheet.hidden, 0, number, layout, "", notes))
-            continue
-        for region in regions:
-            infos.append(_load_region(con, sheet, number, region, columns, next(tables)))
-    count = load_cells(con, sheets, by_columns)
+            infos.append(
+                SheetInfo(sheet.name, tables[0], sheet.hidden, 0, number, layout, "", notes)
+            )
+        else:
+            for region, table in zip(regions, tables, strict=True):
+                infos.append(_load_region(con, sheet, number, region, columns, table))
+        count += add_cells(con, sheet, columns)
+        del columns, sheet
     return infos, count
 
 
@@ -385,7 +385,8 @@ def warm_up(con: duckdb.DuckDBPyConnection) -> None:
             _load_region(con, sheet, 1, region, columns, f"t{i}")
             for i, region in enumerate(find_regions(rows))
         ]
-        profile_database(con, infos, load_cells(con, [sheet], [columns]))
+        create_cells(con)
+        profile_database(con, infos, add_cells(con, sheet, columns))
     finally:
         con.execute("USE memory")
         con.execute("DETACH warm")

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Extras", "a1", "parse_a1", "sheet_extras", "shift_formula"]
+__all__ = ["Extras", "a1", "parse_a1", "read_extras", "sheet_parts", "shift_formula"]
 
 _CHUNK = 1 << 20
 _TAIL = 64 << 10  # a cell's start is looked for in a chunk's last bytes
@@ -196,16 +196,19 @@ def _read_part(zf: zipfile.ZipFile, part: str) -> Extras:
     return extras
 
 
-def sheet_extras(path: Path) -> dict[str, Extras]:
-    """Sheet name → its error cells and formulas. A part that cannot be read gives nothing."""
-    out: dict[str, Extras] = {}
+def sheet_parts(path: Path) -> dict[str, str]:
+    """Sheet name → its worksheet part in the package (nothing for a package not read)."""
     try:
         with zipfile.ZipFile(path) as zf:
-            for name, part in _sheet_parts(zf).items():
-                try:
-                    out[name] = _read_part(zf, part)
-                except (zipfile.BadZipFile, OSError, ValueError):
-                    continue
-    except (zipfile.BadZipFile, OSError):
+            return _sheet_parts(zf)
+    except (zipfile.BadZipFile, OSError, ValueError):
         return {}
-    return out
+
+
+def read_extras(path: Path, part: str) -> Extras:
+    """The error cells and formulas of one worksheet part (none when it cannot be read)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _read_part(zf, part)
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+        return Extras()
