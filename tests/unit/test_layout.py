@@ -36,7 +36,8 @@ def test_titles_blank_rows_and_notes_above_a_report_are_not_its_header() -> None
         ["", "Total", 30.0, 32.0],
     )
     regions = find_regions(rows)
-    assert [shape(r) for r in regions] == [("B5:D8", (4,), "table")]
+    assert [shape(r) for r in regions] == [("B5:D7", (4,), "table")]
+    assert regions[0].totals == 7  # the "Total" row is left out of the table
     assert header_names(rows, regions[0]) == ["region", "q1", "q2"]
 
 
@@ -135,3 +136,75 @@ def test_an_excel_table_is_its_own_region_and_covers_its_block() -> None:
         (("B3:C5", (2,), "excel table"), "Prices"),
         (("B7:C8", (6,), "table"), None),
     ]
+
+
+def test_a_totals_row_is_left_out_labelled_or_made_of_sums() -> None:
+    labelled = grid(["item", "qty"], ["pen", 2.0], ["pad", 3.0], ["Grand total", 5.0])
+    (region,) = find_regions(labelled)
+    assert (region.range, region.totals) == ("A1:B3", 3)
+    sums = grid(["qty", "net"], [1.0, 2.0], [3.0, 4.0], [4.0, 6.0])
+    formulas = {(3, 0): "=SUM(A2:A3)", (3, 1): "=SUBTOTAL(109,B2:B3)"}
+    assert [(r.range, r.totals) for r in find_regions(sums, formulas=formulas)] == [("A1:B3", 3)]
+    assert [(r.range, r.totals) for r in find_regions(sums)] == [("A1:B4", None)]
+    # a last row named "Total" that holds text is data, as is a "total" in the middle
+    texty = grid(["what", "who"], ["a", "ann"], ["Total", "bob"])
+    assert find_regions(texty)[0].totals is None
+
+
+def test_a_stray_number_among_header_names_is_still_a_header() -> None:
+    names = ["id", "name", "city", "region", "unit", 2024.0]
+    rows = grid(names, [1.0, "a", "b", "c", "d", 5.0], [2.0, "e", "f", "g", "h", 6.0])
+    (region,) = find_regions(rows)
+    assert shape(region) == ("A1:F3", (0,), "table")
+    assert header_names(rows, region)[-1] == "2024"
+
+
+def test_group_names_above_years_make_a_two_row_header_merged_or_spanning() -> None:
+    rows = grid(
+        ["Department", "Budget", "", "Actual", "", "Owner"],
+        ["", 2023.0, 2024.0, 2023.0, 2024.0, ""],
+        ["Sales", 100.0, 120.0, 95.0, 130.0, "Ana"],
+        ["IT", 200.0, 210.0, 199.0, 250.0, "Ben"],
+    )
+    merged = [((0, 1), (0, 2)), ((0, 3), (0, 4)), ((0, 0), (1, 0)), ((0, 5), (1, 5))]
+    expected = ["Department", "Budget 2023", "Budget 2024", "Actual 2023", "Actual 2024", "Owner"]
+    for cells in (merged, []):  # OpenDocument files do not say which cells are merged
+        (region,) = find_regions(rows, merged=cells)
+        assert shape(region) == ("A1:F4", (0, 1), "table")
+        assert header_names(rows, region, cells) == expected
+
+
+def test_a_form_of_labels_in_groups_is_key_value_but_a_two_column_table_is_not() -> None:
+    form = grid(
+        ["Company", "Acme"],
+        ["Founded", 1999.0],
+        [],
+        ["Revenue", 1.5e6],
+        ["Report date", dt.date(2024, 3, 31)],
+    )
+    assert [shape(r) for r in find_regions(form)] == [("A1:B5", (), "key-value")]
+    params = grid(["Tax rate", 0.19], ["Currency", "EUR"])
+    assert [shape(r) for r in find_regions(params)] == [("A1:B2", (), "key-value")]
+    table = grid(["region", "sales"], ["north", 1.0], ["south", 2.0], ["north", 3.0])
+    assert [shape(r) for r in find_regions(table)] == [("A1:B4", (0,), "table")]
+    mixed = grid(["what", "when"], ["day", dt.date(2024, 5, 1)], ["count", 42.0])
+    assert [shape(r) for r in find_regions(mixed)] == [("A1:B3", (0,), "table")]
+
+
+def test_errors_alone_below_a_header_or_scattered_are_not_tables() -> None:
+    rows = grid(
+        ["", "", "", "", "", "", "#N/A", "a note"],
+        ["", CellError("#DIV/0!")],
+        ["", "", "", "", "", CellError("#NAME?")],
+    )
+    assert find_regions(rows) == []
+
+
+def test_a_row_past_a_blank_row_with_a_gap_in_it_continues_the_table_whole() -> None:
+    rows = grid(
+        ["id", "code", "amount", "when"],
+        [1.0, "007", 1.5, dt.date(2024, 1, 2)],
+        [],
+        [3.0, "10", "", dt.date(2024, 1, 4)],
+    )
+    assert [shape(r) for r in find_regions(rows)] == [("A1:D4", (0,), "table")]

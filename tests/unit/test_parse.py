@@ -200,14 +200,14 @@ def test_csv(tmp_path: Path) -> None:
     (sheet,) = profile["sheets"]
     assert sheet["table"] == "orders_q1"
     types = {c["name"]: c["type"] for c in sheet["columns"]}
-    # DuckDB dedupes the csv header itself (name_1); leading-zero numbers stay text.
+    # A repeated name gets a suffix; leading-zero numbers stay text.
     assert types == {
         "id": "integer",
         "code": "text",
         "amount": "number",
         "when": "date",
         "name": "text",
-        "name_1": "text",
+        "name_2": "text",
     }
     assert _col(sheet, "id")["sum"] == 6
     assert _rows(dest, "SELECT _row, code FROM orders_q1 ORDER BY _row") == [

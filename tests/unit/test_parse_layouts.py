@@ -81,8 +81,7 @@ def test_error_cells_are_null_in_the_table_and_kept_in_the_cell_view(tmp_path: P
         (2, 0.5, 10),
         (3, None, None),
         (4, 0.25, None),
-        (5, 0.75, None),
-    ]
+    ]  # row 5 holds only a sum of the rows above: a totals row, in the cell view alone
     errors = rows(db, "SELECT address, error, formula FROM cells WHERE type = 'error'")
     assert sorted(errors) == [
         ("B3", "#DIV/0!", "=1/0"),
@@ -94,6 +93,7 @@ def test_error_cells_are_null_in_the_table_and_kept_in_the_cell_view(tmp_path: P
     ]
     note = " ".join(calc["notes"])
     assert "3 error cell(s)" in note and "B3 #DIV/0!" in note
+    assert "Row 5 (sums of the rows above) is a totals row" in note
     assert numbers_in_cells(db) == openpyxl_numbers(src)
 
 
@@ -146,9 +146,10 @@ def test_a_report_with_titles_and_notes_finds_its_header(tmp_path: Path) -> None
     book.save(src)
     profile, db = parse(src, "xlsx")
     report = table(profile, "report")
-    assert (report["layout"], report["range"], report["header_row"]) == ("table", "B4:D8", 4)
+    assert (report["layout"], report["range"], report["header_row"]) == ("table", "B4:D7", 4)
     assert [c["name"] for c in report["columns"]] == ["region", "q1", "q2"]
-    assert rows(db, "SELECT sum(q1) FROM report WHERE region <> 'Total'") == [(30,)]
+    assert rows(db, "SELECT sum(q1) FROM report") == [(30,)]  # the totals row is left out
+    assert any("Row 8 ('Total') is a totals row" in n for n in report["notes"])
     assert numbers_in_cells(db) == openpyxl_numbers(src)
 
 

@@ -10,6 +10,7 @@ the error cells are put back as :class:`CellError`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,10 +116,12 @@ def read_workbook(path: Path, fmt: str) -> tuple[list[ListObject], Iterator[Shee
     except BaseException:
         book.close()
         raise
-    return [o for o in objects if o is not None], _sheets(book, path, tables)
+    return [o for o in objects if o is not None], _sheets(book, path, tables, fmt == "ods")
 
 
-def _sheets(book: python_calamine.CalamineWorkbook, path: Path, xlsx: bool) -> Iterator[Sheet]:
+def _sheets(
+    book: python_calamine.CalamineWorkbook, path: Path, xlsx: bool, ods: bool
+) -> Iterator[Sheet]:
     try:
         parts = sheet_parts(path) if xlsx else {}
         for meta in book.sheets_metadata:
@@ -133,6 +136,8 @@ def _sheets(book: python_calamine.CalamineWorkbook, path: Path, xlsx: bool) -> I
             )
             if rows and not any(row.count("") != len(row) for row in rows):
                 rows = []
+            if ods:
+                _ods_durations(rows)
             found = Sheet(
                 name=meta.name,
                 hidden=meta.visible != python_calamine.SheetVisibleEnum.Visible,
@@ -147,6 +152,27 @@ def _sheets(book: python_calamine.CalamineWorkbook, path: Path, xlsx: bool) -> I
             yield found
     finally:
         book.close()
+
+
+_ISO_DURATION = re.compile(r"(-)?PT?(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
+
+
+def _ods_durations(rows: list[list[Value]]) -> None:
+    """calamine hands an OpenDocument duration (a time cell past 24 h, as "PT40H30M00S") over
+    as its ISO 8601 text: make it the duration it shows as."""
+    for row in rows:
+        for c, value in enumerate(row):
+            if type(value) is str and value[:2] in ("PT", "-P") and len(value) > 2:
+                match = _ISO_DURATION.fullmatch(value)
+                if match and any(match.groups()[1:]):
+                    sign, days, hours, minutes, seconds = match.groups()
+                    span = dt.timedelta(
+                        days=int(days or 0),
+                        hours=int(hours or 0),
+                        minutes=int(minutes or 0),
+                        seconds=float(seconds or 0),
+                    )
+                    row[c] = -span if sign else span
 
 
 def _read_biff_stream(path: Path) -> list[Sheet]:

@@ -2,27 +2,42 @@
 
 A sheet is cut into blocks: runs of non-blank rows, split again where a whole column is blank
 across the run (two tables side by side). In each block, rows of a single text cell on top are
-titles and notes, not data. The first remaining row is the header when all its cells are text
-and a row below holds something else; a first row holding numbers or dates means the table has
-no header (its numbers stay data). A two-row header whose upper row names groups of columns
-(often merged cells) gives names joined from both rows. A block of labels beside values is a
-key–value table. A block below a table that starts with data, not a header, continues that
-table (a blank row inside a table does not end it). Excel Tables (ListObjects) are tables of
-their own, with their own names; blocks they cover are not found again.
+titles and notes, not data. The first remaining row is the header when its cells are text (a
+stray number among many names, such as a year, still makes a header) and a row below holds
+something else; a first row of mostly numbers or dates means the table has no header (its
+numbers stay data). A two-row header whose upper row names groups of columns (often merged
+cells, whose lower row may hold years) gives names joined from both rows. Two columns of
+distinct labels beside values of several kinds, with no header or in groups separated by
+blank rows, are a key–value table. A block below a table that starts
+with data, not a header, continues that table (a blank row inside a table does not end it). A
+last row labelled "Total" (or "Sum", "Grand total"…) with only numbers beside it is the
+table's totals row: left out of the table, so that sums over the table are right, and kept in
+the cell view. A block with nothing below its header but error cells is not a table (its
+cells are in the cell view). Excel Tables (ListObjects)
+are tables of their own, with their own names; blocks they cover are not found again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
-from sheetstream.workbooks.grid import EMPTY, TEXT, ListObject, Value, kind
+from sheetstream.workbooks.grid import EMPTY, ERROR, TEXT, ListObject, Value, kind
 from sheetstream.workbooks.xlsx_parts import a1
 
 __all__ = ["Region", "find_regions", "header_names"]
 
 TABLE, NO_HEADER, KEY_VALUE, EXCEL_TABLE = "table", "no header", "key-value", "excel table"
 _NOTE_LINES = 3  # a single column of text this short is notes; longer, a list
+_STRAY = 5  # a header row may hold one number or date per this many names
+_TOTALS = re.compile(
+    r"\s*(grand\s+|sub-?)?(total|totals|sum|summe|gesamt|gesamtsumme|totale?|somme)\b",
+    re.IGNORECASE,
+)
+_SUM = re.compile(r"=?\s*(of:=)?\s*(SUM|SUBTOTAL)\(", re.IGNORECASE)
+Merged = Sequence[tuple[tuple[int, int], tuple[int, int]]]
+Formulas = Mapping[tuple[int, int], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +51,7 @@ class Region:
     header: tuple[int, ...]
     layout: str
     name: str | None = None  # an Excel Table's own name
+    totals: int | None = None  # the totals row left out below the table's last row
 
     @property
     def first_data_row(self) -> int:
@@ -53,6 +69,13 @@ def _cells(row: Sequence[Value], c0: int, c1: int) -> list[Value]:
 def _all_text(row: Sequence[Value], c0: int, c1: int) -> bool:
     cells = _cells(row, c0, c1)
     return bool(cells) and all(kind(v) == TEXT for v in cells)
+
+
+def _names(row: Sequence[Value], c0: int, c1: int) -> bool:
+    """Mostly text: names of columns, allowing a stray number or date among many."""
+    cells = _cells(row, c0, c1)
+    text = sum(1 for v in cells if kind(v) == TEXT)
+    return text > 0 and (len(cells) - text) * _STRAY <= text
 
 
 def _is_title(row: Sequence[Value], c0: int, c1: int) -> bool:
@@ -89,7 +112,7 @@ def _blocks(rows: list[list[Value]]) -> list[tuple[int, int, int, int]]:
 
 def _trim(rows: list[list[Value]], r0: int, r1: int, c0: int, c1: int) -> tuple[int, int, int, int]:
     """The block without its title rows on top, and its rows inside its columns only."""
-    while r0 < r1 and _is_title(rows[r0], c0, c1):
+    while r0 < r1 and (_is_title(rows[r0], c0, c1) or not _cells(rows[r0], c0, c1)):
         r0 += 1
     while r1 > r0 and not _cells(rows[r1], c0, c1):
         r1 -= 1
@@ -112,14 +135,20 @@ def _is_note(rows: list[list[Value]], r0: int, r1: int, c0: int, c1: int) -> boo
     )
 
 
-def _header(rows: list[list[Value]], r0: int, r1: int, c0: int, c1: int) -> tuple[int, ...]:
-    if r1 == r0 or not _all_text(rows[r0], c0, c1):
+def _header(
+    rows: list[list[Value]], r0: int, r1: int, c0: int, c1: int, merged: Merged = ()
+) -> tuple[int, ...]:
+    if r1 == r0 or not _names(rows[r0], c0, c1):
         return ()
     if not any(
         kind(v) not in (EMPTY, TEXT) for row in rows[r0 + 1 : r1 + 1] for v in row[c0 : c1 + 1]
     ):
         return (r0,)  # a table of text only: its first row names it
     second = r0 + 1
+    if second < r1 and (
+        _groups_above(merged, r0, c0, c1) or _spans(rows[r0], rows[second], c0, c1)
+    ):
+        return (r0, second)  # group names above column names (or years)
     if (
         second < r1
         and _all_text(rows[second], c0, c1)
@@ -130,16 +159,61 @@ def _header(rows: list[list[Value]], r0: int, r1: int, c0: int, c1: int) -> tupl
     return (r0,)
 
 
-def _key_value(rows: list[list[Value]], r0: int, r1: int, c0: int, c1: int) -> bool:
+def _groups_above(merged: Merged, r0: int, c0: int, c1: int) -> bool:
+    """A cell of row r0 merged across columns of the block: it names a group of them."""
+    return any(
+        mr0 == r0 and mc1 > mc0 and c0 <= mc0 and mc1 <= c1 for (mr0, mc0), (_, mc1) in merged
+    )
+
+
+def _spans(upper: Sequence[Value], lower: Sequence[Value], c0: int, c1: int) -> bool:
+    """Group names with gaps the row below fills, and names with nothing below them: a
+    two-row header whose merged cells the format did not say (OpenDocument)."""
+    if upper[c0] == "":
+        return False
+    cols = range(c0, c1 + 1)
+    gaps = [c for c in cols if upper[c] == ""]
+    alone = [c for c in cols if upper[c] != "" and lower[c] == ""]
+    return bool(gaps) and bool(alone) and all(lower[c] != "" for c in gaps)
+
+
+def _totals_row(rows: list[list[Value]], region: Region, formulas: Formulas) -> bool:
+    """The region's last row is labelled as a total with numbers (no text) beside it, or holds
+    only sums of the cells above it (=SUM(…), =SUBTOTAL(…))."""
+    r = region.last_row
+    if r <= region.first_data_row:
+        return False
+    cols = range(region.first_col, region.last_col + 1)
+    cells = [(c, rows[r][c]) for c in cols if rows[r][c] != ""]
+    if not cells:
+        return False
+    if kind(cells[0][1]) == TEXT and _TOTALS.match(str(cells[0][1])):
+        return len(cells) > 1 and all(kind(v) not in (TEXT, EMPTY) for _, v in cells[1:])
+    return all(_SUM.match(formulas.get((r, c), "")) for c, _ in cells)
+
+
+def _no_data(rows: list[list[Value]], region: Region) -> bool:
+    """Nothing below the header but error cells."""
+    return all(
+        kind(v) in (EMPTY, ERROR)
+        for row in rows[region.first_data_row : region.last_row + 1]
+        for v in row[region.first_col : region.last_col + 1]
+    )
+
+
+def _key_value(rows: list[list[Value]], r0: int, r1: int, c0: int, c1: int, header: bool) -> bool:
+    """Two columns: distinct text labels beside values, of several kinds below a first row
+    that could be a header, of any kind but text alone where there is none."""
     if c1 != c0 + 1:
         return False
     labels = [rows[r][c0] for r in range(r0, r1 + 1) if rows[r][c0] != ""]
-    values = [rows[r][c1] for r in range(r0, r1 + 1) if rows[r][c1] != ""]
-    return (
-        bool(labels)
-        and all(kind(v) == TEXT for v in labels)
-        and any(kind(v) != TEXT for v in values)
-    )
+    if not labels or not all(kind(v) == TEXT for v in labels):
+        return False
+    if len(set(labels)) != len(labels):
+        return False  # a label repeated is a category: a table
+    if not header:
+        return any(kind(rows[r][c1]) not in (EMPTY, ERROR, TEXT) for r in range(r0, r1 + 1))
+    return len({kind(rows[r][c1]) for r in range(r0 + 1, r1 + 1)} - {EMPTY, ERROR}) > 1
 
 
 def _overlaps(region: Region, r0: int, r1: int, c0: int, c1: int) -> bool:
@@ -151,8 +225,14 @@ def _overlaps(region: Region, r0: int, r1: int, c0: int, c1: int) -> bool:
     )
 
 
-def find_regions(rows: list[list[Value]], list_objects: Sequence[ListObject] = ()) -> list[Region]:
-    """The tables of one sheet's grid, in reading order."""
+def find_regions(
+    rows: list[list[Value]],
+    list_objects: Sequence[ListObject] = (),
+    merged: Merged = (),
+    formulas: Formulas | None = None,
+) -> list[Region]:
+    """The tables of one sheet's grid, in reading order; `merged` are its merged cells and
+    `formulas` its formula texts by 0-based (row, column), where the format keeps them."""
     regions = [
         Region(
             o.first_row, o.last_row, o.first_col, o.last_col, (o.first_row,), EXCEL_TABLE, o.name
@@ -161,37 +241,50 @@ def find_regions(rows: list[list[Value]], list_objects: Sequence[ListObject] = (
         if o.last_row > o.first_row
     ]
     tables: list[Region] = []
+    continued: set[Region] = set()  # tables made of several blocks (blank rows between)
     for block in _blocks(rows):
         if any(_overlaps(r, *block) for r in regions):
             continue
         r0, r1, c0, c1 = _trim(rows, *block)
         if _is_note(rows, r0, r1, c0, c1):
             continue
-        header = _header(rows, r0, r1, c0, c1)
+        header = _header(rows, r0, r1, c0, c1, merged)
         last = tables[-1] if tables else None
         if (
             not header
             and last is not None
-            and last.last_row < r0
+            and (last.last_row < r0 or (last in continued and last.first_row < r0))
             and not (c1 < last.first_col or c0 > last.last_col)
         ):
             # data again below a table, in its columns: the same table, past a blank row
             tables[-1] = Region(
                 last.first_row,
-                r1,
+                max(r1, last.last_row),
                 min(last.first_col, c0),
                 max(last.last_col, c1),
                 last.header,
                 last.layout,
             )
+            continued.add(tables[-1])
             continue
-        if not header and _key_value(rows, r0, r1, c0, c1):
-            tables.append(Region(r0, r1, c0, c1, (), KEY_VALUE))
-        else:
-            tables.append(Region(r0, r1, c0, c1, header, TABLE if header else NO_HEADER))
+        tables.append(Region(r0, r1, c0, c1, header, TABLE if header else NO_HEADER))
+    for i, t in enumerate(tables):
+        if (not t.header or t in continued) and _key_value(
+            rows, t.first_row, t.last_row, t.first_col, t.last_col, bool(t.header)
+        ):
+            tables[i] = replace(t, header=(), layout=KEY_VALUE)
+        elif _totals_row(rows, t, formulas or {}):
+            tables[i] = replace(t, last_row=t.last_row - 1, totals=t.last_row)
+    tables = [t for t in tables if not _no_data(rows, t)]
     found = regions + tables
     found.sort(key=lambda r: (r.first_row, r.first_col))
     return found
+
+
+def _label(value: Value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a year written as a number
+    return str(value).strip()
 
 
 def header_names(
@@ -223,7 +316,7 @@ def header_names(
                     line[i] = carry
         for i, v in enumerate(line):
             if v != "":
-                text = str(v).strip()
+                text = _label(v)
                 if text and (not parts[i] or parts[i][-1] != text):
                     parts[i].append(text)
     return [" ".join(p) if p else None for p in parts]

@@ -8,11 +8,13 @@ The package is inspected first (:func:`.inspect.inspect`: ZIP bombs, XML attacks
 ranges and string tables), here rather than in the server, so that what inspection itself
 needs is held by this capped process too.
 
-Spreadsheets (xlsx, xlsm, xls, ods) are read with fastexcel (calamine); csv with DuckDB's
-``read_csv``. Every sheet becomes one table named after the sheet (sanitised), with a first
-column ``_row`` holding the spreadsheet row number of each record (the header is the first
-non-empty row; the record below it is header row + 1). Rows that are entirely blank are dropped,
-so ``_row`` can skip numbers.
+Spreadsheets (xlsx, xlsm, xlsb, xls, ods) are read one sheet at a time with python-calamine
+(:mod:`.grid`); :mod:`.layout` finds each sheet's tables, each loaded as a table named after
+the sheet (sanitised; a second table of a sheet gets ``_2``, an Excel Table its own name), with a
+first column ``_row`` holding the spreadsheet row number of each record. Rows that are entirely
+blank are dropped, so ``_row`` can skip numbers. Every non-empty cell of every sheet is also a
+row of the cell view (:mod:`.cells`). A CSV file is one sheet, named after the file, read by
+:mod:`.csv_grid` and loaded the same way.
 
 On success the profile (:func:`.profile.profile_database`), with the inspection's warnings as
 ``package_warnings``, is printed as one JSON line and the exit status is 0. On failure one
@@ -28,6 +30,7 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -37,8 +40,18 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from sheetstream.errors import SheetstreamError
 from sheetstream.workbooks.cells import add_cells, create_cells
 from sheetstream.workbooks.columns import typed_column
+from sheetstream.workbooks.csv_grid import csv_sheet
 from sheetstream.workbooks.encoding import detect_encoding, transcode
-from sheetstream.workbooks.grid import EMPTY, ERROR, CellError, Sheet, Value, kind, read_workbook
+from sheetstream.workbooks.grid import (
+    EMPTY,
+    ERROR,
+    CellError,
+    ListObject,
+    Sheet,
+    Value,
+    kind,
+    read_workbook,
+)
 from sheetstream.workbooks.inspect import Format, InspectLimits, WorkbookRejected, inspect
 from sheetstream.workbooks.layout import Region, find_regions, header_names
 from sheetstream.workbooks.names import TableNamer, column_names, table_names
@@ -113,6 +126,13 @@ def _load_region(
     first, last = region.first_data_row, region.last_row
     typed = [typed_column(columns[c][first : last + 1]) for c in col_range]
     notes: list[str] = []
+    if region.totals is not None:
+        label = next(v for v in sheet.rows[region.totals] if v != "")
+        named = repr(label.strip()) if isinstance(label, str) else "sums of the rows above"
+        notes.append(
+            f"Row {region.totals + 1} ({named}) is a totals row, left out of "
+            f"table {table} so that sums over it are right; its cells are in the cells table."
+        )
     errors = sum(t.errors for t in typed)
     if errors:
         where = _error_addresses(sheet, region)
@@ -192,12 +212,19 @@ def _load_spreadsheet(
     """Every table of every sheet, and the cell view, one sheet at a time (only one sheet's
     grid is held); returns the tables and the cell count."""
     list_objects, sheets = read_workbook(src, fmt)
+    return _load_sheets(con, list_objects, sheets)
+
+
+def _load_sheets(
+    con: duckdb.DuckDBPyConnection, list_objects: list[ListObject], sheets: Iterator[Sheet]
+) -> tuple[list[SheetInfo], int]:
     namer = TableNamer(_reserved_words(con))
     create_cells(con)
     infos: list[SheetInfo] = []
     count = 0
     for number, sheet in enumerate(sheets, start=1):
-        regions = find_regions(sheet.rows, [o for o in list_objects if o.sheet == sheet.name])
+        own = [o for o in list_objects if o.sheet == sheet.name]
+        regions = find_regions(sheet.rows, own, sheet.merged, sheet.formulas)
         tables = [namer.take(raw) for raw in _region_names(sheet, regions)]
         columns = list(zip(*sheet.rows, strict=True))
         if not regions:
@@ -233,86 +260,12 @@ def _as_utf8(src: Path, scratch: Path) -> Path:
     return scratch
 
 
-def _decimal_comma(con: duckdb.DuckDBPyConnection, path: str, hdr: str) -> str:
-    """``, decimal_separator = ','`` when the file is ';'-separated and reads more numbers so
-    (1,5 for one and a half, as written where the comma is the decimal mark)."""
-    sniffed = con.execute(f"SELECT Delimiter FROM sniff_csv({path}, sample_size = -1)").fetchone()
-    if not sniffed or sniffed[0] != ";":
-        return ""
-    option = ", decimal_separator = ','"
-
-    def numeric(extra: str) -> int:
-        described = con.execute(
-            f"DESCRIBE SELECT * FROM read_csv({path}, sample_size = -1, header = {hdr}{extra})"
-        ).fetchall()
-        return sum(_is_numeric_type(str(r[1])) for r in described)
-
-    return option if numeric(option) > numeric("") else ""
-
-
-def _load_csv(con: duckdb.DuckDBPyConnection, src: Path, scratch: Path) -> list[SheetInfo]:
-    name = src.name
-    src = _as_utf8(src, scratch)
-    path = _sql_str(str(src))
-    sniff = con.execute(f"SELECT HasHeader FROM sniff_csv({path}, sample_size = -1)").fetchone()
-    has_header = bool(sniff and sniff[0])
-    hdr = "true" if has_header else "false"
-    hdr += _decimal_comma(con, path, hdr)
-    described = con.execute(
-        f"DESCRIBE SELECT * FROM read_csv({path}, sample_size = -1, header = {hdr})"
-    ).fetchall()
-    detected = [(str(r[0]), str(r[1])) for r in described]
-    # Numbers written with leading zeros ("007") are codes, not numbers: keep those columns text.
-    numeric = [i for i, (_, t) in enumerate(detected) if _is_numeric_type(t)]
-    keep_text: set[str] = set()
-    if numeric:
-        raw_cols = [
-            str(r[0])
-            for r in con.execute(
-                f"DESCRIBE SELECT * FROM read_csv({path}, all_varchar = true, header = {hdr})"
-            ).fetchall()
-        ]
-        if len(raw_cols) == len(detected):
-            exprs = [
-                f"bool_or(regexp_matches({quote_ident(raw_cols[i])}, '^\\s*[+-]?0[0-9]'))"
-                for i in numeric
-            ]
-            row = con.execute(
-                f"SELECT {', '.join(exprs)} FROM "
-                f"read_csv({path}, all_varchar = true, header = {hdr})"
-            ).fetchone()
-            assert row is not None
-            keep_text = {detected[i][0] for i, hit in zip(numeric, row, strict=True) if hit}
-    types = ""
-    if keep_text:
-        types = ", types = {" + ", ".join(f"{_sql_str(n)}: 'VARCHAR'" for n in keep_text) + "}"
-    con.execute(
-        f"CREATE TEMP TABLE __csv AS SELECT * FROM "
-        f"read_csv({path}, sample_size = -1, header = {hdr}{types})"
-    )
-    originals = [str(r[0]) for r in con.execute("DESCRIBE __csv").fetchall()]
-    if has_header:
-        names = column_names([(n, i) for i, n in enumerate(originals)])
-    else:
-        names = column_names([(None, i) for i in range(len(originals))])
-    offset = 2 if has_header else 1
-    select = [f"rowid + {offset} AS {ROW_COLUMN}"] + [
-        f"{quote_ident(o)} AS {quote_ident(n)}" for o, n in zip(originals, names, strict=True)
-    ]
-    not_blank = " OR ".join(f"{quote_ident(o)} IS NOT NULL" for o in originals) or "TRUE"
-    table = table_names([Path(name).stem], _reserved_words(con))[0]
-    con.execute(
-        f"CREATE TABLE {quote_ident(table)} AS SELECT {', '.join(select)} FROM __csv "
-        f"WHERE {not_blank} ORDER BY rowid"
-    )
-    con.execute("DROP TABLE __csv")
-    layout = "table" if has_header else "no header"
-    return [SheetInfo(name, table, False, 1 if has_header else 0, layout=layout)]
-
-
-def _is_numeric_type(duck_type: str) -> bool:
-    t = duck_type.upper()
-    return "INT" in t or t in {"DOUBLE", "FLOAT", "REAL"} or t.startswith("DECIMAL")
+def _load_csv(
+    con: duckdb.DuckDBPyConnection, src: Path, scratch: Path
+) -> tuple[list[SheetInfo], int]:
+    """The CSV file as one sheet named after the file, loaded as a spreadsheet's sheet is."""
+    sheet = csv_sheet(con, _as_utf8(src, scratch), src.stem)
+    return _load_sheets(con, [], iter([sheet]))
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -344,7 +297,7 @@ def parse_to_duckdb(
         if fmt == "csv":
             scratch = dest.with_name(dest.name + ".csv")
             try:
-                infos, cells = _load_csv(con, src, scratch), None
+                infos, cells = _load_csv(con, src, scratch)
             finally:
                 scratch.unlink(missing_ok=True)
         else:
