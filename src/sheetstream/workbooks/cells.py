@@ -89,20 +89,47 @@ def _value(k: int, v: Value) -> object:
     return v
 
 
+_HEAD = 16  # a column's header and titles: at most this many cells above its values
+
+
 def _column_parts(
     c: int, column: Sequence[Value]
-) -> Iterator[tuple[int, Sequence[int], Sequence[object]]]:
-    """(type, rows, values) of one column's cells, by type; a column of one type whole."""
+) -> Iterator[tuple[int, Sequence[int], Sequence[object] | pa.Array]]:
+    """(type, rows, values) of one column's cells, by type. A column of one type, or one below
+    a few cells of others (its header), is taken whole; only other columns cell by cell."""
+    last = type(column[-1]) if column else str
+    head = 0
+    while head < min(_HEAD, len(column)) and type(column[head]) is not last:
+        head += 1
+    rest = column[head:] if head else column
+    whole = _whole(rest)
+    if whole is None:
+        yield from _cell_by_cell(column, 1)
+        return
+    if head:
+        yield from _cell_by_cell(column[:head], 1)
+    yield whole[0], range(head + 1, len(column) + 1), whole[1]
+
+
+def _whole(column: Sequence[Value]) -> tuple[int, Sequence[object] | pa.Array] | None:
+    """The column as one array when all its cells are of one type and none is empty."""
     present = set(map(type, column))
-    whole = range(1, len(column) + 1)
-    if present <= _NUMBER_TYPES:  # numbers only, no empty cell: the column as it is
-        yield NUMBER, whole, column
-        return
-    if present == {str} and "" not in column:
-        yield TEXT, whole, column
-        return
+    if present <= _NUMBER_TYPES and present:
+        return NUMBER, column
+    if present == {str}:
+        return (TEXT, column) if "" not in column else None
+    if present == {dt.datetime}:
+        return DATE, column
+    if present == {dt.date}:
+        return DATE, pa.array(column, type=pa.date32()).cast(pa.timestamp("us"))
+    return None
+
+
+def _cell_by_cell(
+    column: Sequence[Value], first: int
+) -> Iterator[tuple[int, Sequence[int], Sequence[object]]]:
     by_kind: dict[int, tuple[list[int], list[object]]] = {}
-    for r, v in enumerate(column, start=1):
+    for r, v in enumerate(column, start=first):
         if v == "":
             continue
         k = kind(v)
@@ -138,7 +165,7 @@ def add_cells(
                 [
                     pa.array(rows, type=pa.int32()),
                     pa.repeat(pa.scalar(c + 1, pa.int32()), n),
-                    pa.array(values, type=value_type),
+                    values if isinstance(values, pa.Array) else pa.array(values, type=value_type),
                 ],
                 names=["row", "col", name],
             )

@@ -22,6 +22,7 @@ __all__ = ["Extras", "a1", "parse_a1", "read_extras", "sheet_parts", "shift_form
 _CHUNK = 1 << 20
 _TAIL = 64 << 10  # a cell's start is looked for in a chunk's last bytes
 _HIT = re.compile(rb"<(?:[\w.-]{1,32}:)?f[\s>/]|\st\s{0,8}=\s{0,8}[\"']e[\"']")
+_MARKERS = (b"<f", b":f", b'"e"', b"'e'")  # what every _HIT match holds
 _CELL_START = re.compile(rb"<(?:[\w.-]{1,32}:)?c[\s>]")
 _CELL = re.compile(
     rb"<(?:[\w.-]{1,32}:)?c(\s[^>]{0,1024})?(?:/>|>(.*?)</(?:[\w.-]{1,32}:)?c\s{0,8}>)", re.DOTALL
@@ -152,6 +153,8 @@ def _read_part(zf: zipfile.ZipFile, part: str) -> Extras:
     shared: dict[str, tuple[int, int, str]] = {}  # si → first cell and its formula
     dependents: list[tuple[int, int, str]] = []
     for text in _chunks(zf, part):
+        if not any(marker in text for marker in _MARKERS):
+            continue  # no formula and no error cell in this piece (a plain search is fast)
         done = -1
         for hit in _HIT.finditer(text):
             window = max(0, hit.start() - 1100)
