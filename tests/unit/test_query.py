@@ -366,6 +366,11 @@ def test_a_preview_is_bounded_in_rows_bytes_and_cell_length() -> None:
         "SELECT * FROM (SHOW temp_directory)",
         "SELECT (SELECT * FROM (SHOW secret_directory)) || '/x'",
         "WITH show AS (SELECT 1 AS x) SELECT * FROM (SHOW temp_directory)",
+        # in a select list, sqlglot reads `(SHOW x)` as a column SHOW aliased x
+        "SELECT(SHOW temp_directory)",
+        "SELECT 1, (show secret_directory) AS d",
+        "SELECT (DESCRIBE duckdb_settings)",
+        "SELECT (SUMMARIZE duckdb_settings())",
     ],
 )
 def test_catalog_listings_and_settings_are_refused(db_path: Path, sql: str) -> None:
@@ -476,3 +481,9 @@ def test_a_preview_shows_the_first_columns_with_their_names_cut() -> None:
     assert shown.columns == ["aaaaa…", "b"] and shown.rows == [[1, 2]] and shown.cut
     whole = preview(result, Bounds(rows=10, bytes=1000, cell_chars=50, columns=3))
     assert whole.columns == result.columns and whole.rows == [[1, 2, 3]] and not whole.cut
+
+
+def test_a_column_named_like_a_statement_is_read_when_quoted(db_path: Path) -> None:
+    assert run_query(db_path, 'SELECT ("show") FROM (SELECT 1 AS "show")', QueryLimits()).rows == [
+        [1]
+    ]

@@ -265,6 +265,8 @@ def _load_csv(
 ) -> tuple[list[SheetInfo], int]:
     """The CSV file as one sheet named after the file, loaded as a spreadsheet's sheet is."""
     sheet = csv_sheet(con, _as_utf8(src, scratch), src.stem)
+    if not sheet.rows:
+        raise WorkerError("the CSV file holds no values (only blanks, delimiters or line breaks)")
     return _load_sheets(con, [], iter([sheet]))
 
 

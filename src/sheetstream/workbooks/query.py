@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import functools
+import itertools
 import logging
 import math
 import re
@@ -316,6 +317,7 @@ def _validate(text: str, own_tables: frozenset[str], database: str) -> str:
         raise _reject(f"the SQL could not be parsed ({first[:_MESSAGE_MAX]})") from None
     if not statements:
         raise _reject("the query is empty")
+    _check_nested_statements(text, own_tables)
     if len(statements) > 1:
         raise _reject(f"found {len(statements)} statements")
     statement = statements[0]
@@ -333,6 +335,40 @@ def _validate(text: str, own_tables: frozenset[str], database: str) -> str:
         elif isinstance(node, exp.Command | exp.Insert | exp.Update | exp.Delete | exp.Merge):
             raise _reject(f"found a nested {node.key.upper()}")
     return text
+
+
+def _check_nested_statements(text: str, own_tables: frozenset[str]) -> None:
+    """`(SHOW …)` nowhere, and `(DESCRIBE t)` or `(SUMMARIZE t)` only of one of the
+    workbook's own tables: DuckDB runs such a parenthesised statement as a subquery (a
+    setting's value, any table's contents), and sqlglot reads it as a column named SHOW, or
+    as a table, depending on where it stands."""
+    try:
+        tokens = sqlglot.tokenize(text, read="duckdb")
+    except SqlglotError:
+        return  # the parse has said what is wrong
+    name_types = (sqlglot.TokenType.VAR, sqlglot.TokenType.IDENTIFIER)
+    for i, (before, token) in enumerate(itertools.pairwise(tokens)):
+        word = token.text.lower()
+        if (
+            before.token_type != sqlglot.TokenType.L_PAREN
+            or token.token_type == sqlglot.TokenType.IDENTIFIER  # "show" quoted is a name
+            or word not in _STATEMENT_NAMES
+        ):
+            continue
+        rest = tokens[i + 2 : i + 4]
+        if (
+            word != "show"
+            and len(rest) == 2
+            and rest[0].token_type in name_types
+            and rest[0].text.lower() in own_tables
+            and rest[1].token_type == sqlglot.TokenType.R_PAREN
+        ):
+            continue  # (DESCRIBE sales): the workbook's own table
+        raise _reject(
+            f"({token.text} …) is refused but for DESCRIBE or SUMMARIZE of one of the "
+            f"workbook's tables; a column named {token.text} must be written in double "
+            f'quotes ("{word}")'
+        )
 
 
 def _cte_names(statement: exp.Expr) -> set[str]:
