@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -35,7 +36,7 @@ from sheetstream.workbooks.grid import (
 from sheetstream.workbooks.names import CELLS_TABLE
 from sheetstream.workbooks.profile import quote_ident
 
-__all__ = ["CELL_COLUMNS", "add_cells", "create_cells"]
+__all__ = ["CELL_COLUMNS", "CellParts", "add_cells", "cell_parts", "create_cells", "write_cells"]
 
 CELL_COLUMNS = (
     "sheet",
@@ -152,11 +153,25 @@ def create_cells(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CellParts:
+    """One sheet's cells as Arrow, ready to write: a narrow table per type, and formulas."""
+
+    by_kind: dict[int, pa.Table]
+    formulas: pa.Table | None
+
+
 def add_cells(
     con: duckdb.DuckDBPyConnection, sheet: Sheet, columns: Sequence[Sequence[Value]]
 ) -> int:
     """Add one sheet's cells (``columns`` is its grid by columns); returns how many."""
-    parts: dict[int, list[pa.RecordBatch]] = {}
+    return write_cells(con, sheet.name, cell_parts(sheet, columns))
+
+
+def cell_parts(sheet: Sheet, columns: Sequence[Sequence[Value]]) -> CellParts:
+    """The sheet's cells as Arrow (``columns`` is its grid by columns): after this the grid
+    itself is not needed."""
+    batches: dict[int, list[pa.RecordBatch]] = {}
     for c, column in enumerate(columns):
         for k, rows, values in _column_parts(c, column):
             name, value_type = _VALUE_COLUMN[k]
@@ -169,14 +184,27 @@ def add_cells(
                 ],
                 names=["row", "col", name],
             )
-            parts.setdefault(k, []).append(batch)
-    if not parts:
+            batches.setdefault(k, []).append(batch)
+    formulas = None
+    if sheet.formulas:
+        formulas = pa.table(
+            {
+                "row": pa.array([r + 1 for r, _ in sheet.formulas], type=pa.int32()),
+                "col": pa.array([c + 1 for _, c in sheet.formulas], type=pa.int32()),
+                "formula": pa.array(list(sheet.formulas.values()), type=pa.string()),
+            }
+        )
+    return CellParts({k: pa.Table.from_batches(b) for k, b in batches.items()}, formulas)
+
+
+def write_cells(con: duckdb.DuckDBPyConnection, sheet_name: str, parts: CellParts) -> int:
+    """Insert one sheet's cells, in reading order; returns how many."""
+    if not parts.by_kind:
         return 0
     selects = []
     count = 0
-    for k, batches in parts.items():
+    for k, table in parts.by_kind.items():
         name, _ = _VALUE_COLUMN[k]
-        table = pa.Table.from_batches(batches)
         count += table.num_rows
         view = f"__cells_{name}"
         con.register(view, table)
@@ -187,15 +215,8 @@ def add_cells(
         selects.append(f"SELECT row, col, '{KIND_NAMES[k]}' AS type, {values} FROM {view}")
     formula = "NULL"
     join = ""
-    if sheet.formulas:
-        formulas = pa.table(
-            {
-                "row": pa.array([r + 1 for r, _ in sheet.formulas], type=pa.int32()),
-                "col": pa.array([c + 1 for _, c in sheet.formulas], type=pa.int32()),
-                "formula": pa.array(list(sheet.formulas.values()), type=pa.string()),
-            }
-        )
-        con.register("__formulas", formulas)
+    if parts.formulas is not None:
+        con.register("__formulas", parts.formulas)
         formula = "f.formula"
         join = " LEFT JOIN __formulas f ON f.row = c.row AND f.col = c.col"
     order = ", ".join(n for n, _ in _VALUE_COLUMN.values())
@@ -206,11 +227,11 @@ def add_cells(
             f"{', '.join('c.' + n for n, _ in _VALUE_COLUMN.values())}, {formula} "
             f"FROM ({' UNION ALL '.join(selects)}) AS c ({'row, col, type, ' + order}){join} "
             "ORDER BY c.row, c.col",
-            [sheet.name],
+            [sheet_name],
         )
     finally:
-        for k in parts:
+        for k in parts.by_kind:
             con.unregister(f"__cells_{_VALUE_COLUMN[k][0]}")
-        if sheet.formulas:
+        if parts.formulas is not None:
             con.unregister("__formulas")
     return count

@@ -144,7 +144,7 @@ def _sheets(
                 rows=rows,
                 merged=list(sheet.merged_cell_ranges or ()),
             )
-            del sheet
+            del sheet, rows  # the caller may let the grid go while this generator waits
             if meta.name in parts:
                 extra = read_extras(path, parts[meta.name])
                 found.formulas = extra.formulas

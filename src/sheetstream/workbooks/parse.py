@@ -114,8 +114,10 @@ def _failure_reason(proc: subprocess.CompletedProcess[bytes], limits: ParseLimit
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
     # Few glibc malloc arenas: each reserves 64 MiB of address space, which RLIMIT_AS counts;
-    # one BLAS thread: each reserves its own buffers.
+    # Arrow on the system allocator (its jemalloc pool reserves about a gigabyte of address
+    # space on a large sheet); one BLAS thread: each reserves its own buffers.
     env.setdefault("MALLOC_ARENA_MAX", "2")
+    env.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     return env
 

@@ -31,6 +31,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,7 +39,7 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from sheetstream.errors import SheetstreamError
-from sheetstream.workbooks.cells import add_cells, create_cells
+from sheetstream.workbooks.cells import add_cells, cell_parts, create_cells, write_cells
 from sheetstream.workbooks.columns import typed_column
 from sheetstream.workbooks.csv_grid import csv_sheet
 from sheetstream.workbooks.encoding import detect_encoding, transcode
@@ -112,6 +113,15 @@ def _region_names(sheet: Sheet, regions: list[Region]) -> list[str]:
     return raw
 
 
+@dataclass(slots=True)
+class _Prepared:
+    """One table ready to write: its data as Arrow (the sheet's grid no longer needed)."""
+
+    info: SheetInfo
+    data: pa.Table
+    names: list[str]
+
+
 def _load_region(
     con: duckdb.DuckDBPyConnection,
     sheet: Sheet,
@@ -120,6 +130,16 @@ def _load_region(
     columns: list[tuple[Value, ...]],
     table: str,
 ) -> SheetInfo:
+    return _write_region(con, _prepare_region(sheet, number, region, columns, table))
+
+
+def _prepare_region(
+    sheet: Sheet,
+    number: int,
+    region: Region,
+    columns: list[tuple[Value, ...]],
+    table: str,
+) -> _Prepared:
     headers = header_names(sheet.rows, region, sheet.merged)
     col_range = range(region.first_col, region.last_col + 1)
     names = column_names([(h, c) for h, c in zip(headers, col_range, strict=True)])
@@ -163,6 +183,21 @@ def _load_region(
         [pa.array(range(first + 1, last + 2), type=pa.int64())] + [t.array for t in typed],
         names=[ROW_COLUMN, *names],
     )
+    info = SheetInfo(
+        sheet.name,
+        table,
+        sheet.hidden,
+        region.header[-1] + 1 if region.header else 0,
+        number=number,
+        layout=region.layout,
+        range=region.range,
+        notes=tuple(notes),
+    )
+    return _Prepared(info, data, names)
+
+
+def _write_region(con: duckdb.DuckDBPyConnection, prepared: _Prepared) -> SheetInfo:
+    data, names, table = prepared.data, prepared.names, prepared.info.table
     view = f"__region_{table}"
     con.register(view, data)
     try:
@@ -178,16 +213,7 @@ def _load_region(
         )
     finally:
         con.unregister(view)
-    return SheetInfo(
-        sheet.name,
-        table,
-        sheet.hidden,
-        region.header[-1] + 1 if region.header else 0,
-        number=number,
-        layout=region.layout,
-        range=region.range,
-        notes=tuple(notes),
-    )
+    return prepared.info
 
 
 def _mixes_kinds(values: tuple[Value, ...]) -> bool:
@@ -236,11 +262,19 @@ def _load_sheets(
             infos.append(
                 SheetInfo(sheet.name, tables[0], sheet.hidden, 0, number, layout, "", notes)
             )
-        else:
-            for region, table in zip(regions, tables, strict=True):
-                infos.append(_load_region(con, sheet, number, region, columns, table))
-        count += add_cells(con, sheet, columns)
-        del columns, sheet
+        prepared = [
+            _prepare_region(sheet, number, region, columns, table)
+            for region, table in zip(regions, tables[: len(regions)], strict=True)
+        ]  # a sheet without tables has one name, for its empty table
+        parts = cell_parts(sheet, columns)
+        # the grid is held as Python objects, its tables and cells now as Arrow: let it go
+        # before DuckDB writes them (it is the larger by far)
+        del columns
+        sheet.rows = []
+        for ready in prepared:
+            infos.append(_write_region(con, ready))
+        count += write_cells(con, sheet.name, parts)
+        del prepared, parts, sheet
     return infos, count
 
 
