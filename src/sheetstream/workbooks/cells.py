@@ -198,7 +198,8 @@ def cell_parts(sheet: Sheet, columns: Sequence[Sequence[Value]]) -> CellParts:
 
 
 def write_cells(con: duckdb.DuckDBPyConnection, sheet_name: str, parts: CellParts) -> int:
-    """Insert one sheet's cells, in reading order; returns how many."""
+    """Insert one sheet's cells, column by column (no sort: a sort of a large sheet's cells
+    would hold them all in memory at once); returns how many."""
     if not parts.by_kind:
         return 0
     selects = []
@@ -226,7 +227,7 @@ def write_cells(con: duckdb.DuckDBPyConnection, sheet_name: str, parts: CellPart
             f"{_address('c.col', 'c.row')}, c.type, "
             f"{', '.join('c.' + n for n, _ in _VALUE_COLUMN.values())}, {formula} "
             f"FROM ({' UNION ALL '.join(selects)}) AS c ({'row, col, type, ' + order}){join} "
-            "ORDER BY c.row, c.col",
+            "",
             [sheet_name],
         )
     finally:

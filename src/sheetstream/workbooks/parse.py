@@ -113,10 +113,13 @@ def _failure_reason(proc: subprocess.CompletedProcess[bytes], limits: ParseLimit
 
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
-    # Few glibc malloc arenas: each reserves 64 MiB of address space, which RLIMIT_AS counts;
-    # Arrow on the system allocator (its jemalloc pool reserves about a gigabyte of address
-    # space on a large sheet); one BLAS thread: each reserves its own buffers.
-    env.setdefault("MALLOC_ARENA_MAX", "2")
+    # RLIMIT_AS counts address space, not memory in use, so the worker keeps little that is
+    # reserved and unused: one glibc malloc arena (each reserves 64 MiB), large blocks always
+    # mapped on their own and so returned when freed (glibc's moving threshold otherwise puts
+    # them on a heap that does not shrink), Arrow on that allocator (its jemalloc pool
+    # reserved about a gigabyte on a large sheet), one BLAS thread (each has its buffers).
+    env.setdefault("MALLOC_ARENA_MAX", "1")
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
     env.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     return env

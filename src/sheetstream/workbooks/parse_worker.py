@@ -209,7 +209,7 @@ def _write_region(con: duckdb.DuckDBPyConnection, prepared: _Prepared) -> SheetI
         not_blank = " OR ".join(f"{quote_ident(n)} IS NOT NULL" for n in names) or "TRUE"
         con.execute(
             f"CREATE TABLE {quote_ident(table)} AS SELECT {', '.join(select)} FROM "
-            f"{quote_ident(view)} WHERE {not_blank} ORDER BY {ROW_COLUMN}"
+            f"{quote_ident(view)} WHERE {not_blank}"  # in row order already: DuckDB keeps it
         )
     finally:
         con.unregister(view)
@@ -275,6 +275,7 @@ def _load_sheets(
             infos.append(_write_region(con, ready))
         count += write_cells(con, sheet.name, parts)
         del prepared, parts, sheet
+        con.execute("CHECKPOINT")  # the sheet is on disk: its blocks may leave memory
     return infos, count
 
 
@@ -326,7 +327,11 @@ def parse_to_duckdb(
     own = con is None
     con = connect() if con is None else con
     if memory_mb:
-        con.execute(f"SET memory_limit = '{max(64, memory_mb // 2)}MiB'")
+        # a quarter of the cap for DuckDB, the rest for the sheet being read; a thread per
+        # GiB of cap (each keeps buffers of its own)
+        con.execute(f"SET memory_limit = '{max(64, memory_mb // 4)}MiB'")
+        threads = max(1, min(4, os.cpu_count() or 1, memory_mb // 1024))
+        con.execute(f"SET threads = {threads}")
     con.execute(f"ATTACH {_sql_str(str(dest))} AS book")
     con.execute("USE book")
     try:
