@@ -38,6 +38,7 @@ class Typed:
     kind: str  # "number", "text", "date", "time", "duration", "boolean", "empty"
     placeholders: int = 0  # text cells read as NULL beside numbers
     errors: int = 0
+    mixed: bool = False  # values of several kinds, written as text
 
 
 def _duration(value: Value) -> dt.timedelta:
@@ -131,4 +132,4 @@ def typed_column(values: Sequence[Value]) -> Typed:
         spans = [_duration(v) if type(v) in (dt.time, dt.timedelta) else None for v in values]
         return Typed(pa.array(spans, type=pa.duration("us")), "duration", errors=errors)
     shown = [None if v == "" or type(v) is CellError else display(v) for v in values]
-    return Typed(pa.array(shown, type=pa.string()), "text", errors=errors)
+    return Typed(pa.array(shown, type=pa.string()), "text", errors=errors, mixed=True)

@@ -44,13 +44,10 @@ from sheetstream.workbooks.columns import typed_column
 from sheetstream.workbooks.csv_grid import csv_sheet
 from sheetstream.workbooks.encoding import detect_encoding, transcode
 from sheetstream.workbooks.grid import (
-    EMPTY,
-    ERROR,
     CellError,
     ListObject,
     Sheet,
     Value,
-    kind,
     read_workbook,
 )
 from sheetstream.workbooks.inspect import Format, InspectLimits, WorkbookRejected, inspect
@@ -168,11 +165,7 @@ def _prepare_region(
         notes.append(
             f"Text such as '-' or 'n/a' in number columns is NULL in table {table}: {listed}."
         )
-    mixed = [
-        n
-        for n, t, c in zip(names, typed, col_range, strict=True)
-        if t.kind == "text" and _mixes_kinds(columns[c][first : last + 1])
-    ]
+    mixed = [n for n, t in zip(names, typed, strict=True) if t.mixed]
     if mixed:
         listed = ", ".join(repr(n) for n in mixed[:5])
         notes.append(
@@ -214,10 +207,6 @@ def _write_region(con: duckdb.DuckDBPyConnection, prepared: _Prepared) -> SheetI
     finally:
         con.unregister(view)
     return prepared.info
-
-
-def _mixes_kinds(values: tuple[Value, ...]) -> bool:
-    return len({kind(v) for v in values} - {EMPTY, ERROR}) > 1
 
 
 def _error_addresses(sheet: Sheet, region: Region, limit: int = 5) -> str:
