@@ -208,3 +208,21 @@ def test_a_row_past_a_blank_row_with_a_gap_in_it_continues_the_table_whole() -> 
         [3.0, "10", "", dt.date(2024, 1, 4)],
     )
     assert [shape(r) for r in find_regions(rows)] == [("A1:D4", (0,), "table")]
+
+
+def test_a_defined_name_is_a_table_of_its_own_beside_the_sheets() -> None:
+    rows = grid(
+        ["item", "price", "", "rate"],
+        ["tea", 2.5, "", 0.2],
+        ["cake", 4.0, "", 0.1],
+        ["", "", "", ""],
+    )
+    prices = ListObject("Prices", "s", 0, 0, 999, 1, defined_name=True)  # past the cells
+    rates = ListObject("Rates", "s", 1, 3, 2, 3, defined_name=True)  # no header row
+    regions = find_regions(rows, [prices, rates])
+    assert [(shape(r), r.name) for r in regions] == [
+        (("A1:B3", (0,), "named range"), "Prices"),
+        (("A1:B3", (0,), "table"), None),
+        (("D1:D3", (0,), "table"), None),
+        (("D2:D3", (), "named range"), "Rates"),
+    ]

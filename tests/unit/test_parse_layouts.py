@@ -303,3 +303,27 @@ def test_a_csv_with_control_characters_is_refused(tmp_path: Path, data: bytes) -
     src.write_bytes(data)
     with pytest.raises(WorkbookRejected, match="not text"):
         sniff(src, "x.csv")
+
+
+def test_defined_names_are_tables_of_their_own(tmp_path: Path) -> None:
+    from openpyxl.workbook.defined_name import DefinedName
+
+    src = tmp_path / "named.xlsx"
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.title = "Price list"
+    for row in (["item", "price"], ["tea", 2.5], ["cake", 4.0]):
+        ws.append(row)
+    book.defined_names["Prices"] = DefinedName("Prices", attr_text="'Price list'!$A$1:$B$3")
+    book.defined_names["Tax"] = DefinedName("Tax", attr_text="'Price list'!$B$2")  # one cell
+    book.defined_names["_xlnm.Print_Area"] = DefinedName(
+        "_xlnm.Print_Area", attr_text="'Price list'!$A$1:$B$3"
+    )
+    book.save(src)
+    profile, db = parse(src, "xlsx")
+    assert sorted((s["table"], s["layout"], s["range"]) for s in profile["sheets"]) == [
+        ("price_list", "table", "A1:B3"),
+        ("prices", "named range", "A1:B3"),
+    ]
+    assert rows(db, "SELECT sum(price) FROM prices") == [(6.5,)]

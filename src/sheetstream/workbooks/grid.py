@@ -18,7 +18,7 @@ from typing import TypeAlias, cast
 
 import python_calamine
 
-from sheetstream.workbooks.xlsx_parts import read_extras, sheet_parts
+from sheetstream.workbooks.xlsx_parts import defined_ranges, read_extras, sheet_parts
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -99,6 +99,7 @@ class ListObject:
     first_col: int
     last_row: int
     last_col: int
+    defined_name: bool = False  # a defined name's range, not an Excel Table
 
 
 def read_workbook(path: Path, fmt: str) -> tuple[list[ListObject], Iterator[Sheet]]:
@@ -116,7 +117,13 @@ def read_workbook(path: Path, fmt: str) -> tuple[list[ListObject], Iterator[Shee
     except BaseException:
         book.close()
         raise
-    return [o for o in objects if o is not None], _sheets(book, path, tables, fmt == "ods")
+    found = [o for o in objects if o is not None]
+    if tables:
+        found += [
+            ListObject(name, sheet, r0, c0, r1, c1, defined_name=True)
+            for name, sheet, (r0, c0), (r1, c1) in defined_ranges(path)
+        ]
+    return found, _sheets(book, path, tables, fmt == "ods")
 
 
 def _sheets(

@@ -14,7 +14,8 @@ last row labelled "Total" (or "Sum", "Grand total"…) with only numbers beside 
 table's totals row: left out of the table, so that sums over the table are right, and kept in
 the cell view. A block with nothing below its header but error cells is not a table (its
 cells are in the cell view). Excel Tables (ListObjects)
-are tables of their own, with their own names; blocks they cover are not found again.
+are tables of their own, with their own names, and blocks they cover are not found again;
+the ranges of defined names are tables of their own too, beside the sheet's.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sheetstream.workbooks.xlsx_parts import a1
 __all__ = ["Region", "find_regions", "header_names"]
 
 TABLE, NO_HEADER, KEY_VALUE, EXCEL_TABLE = "table", "no header", "key-value", "excel table"
+NAMED_RANGE = "named range"
 _NOTE_LINES = 3  # a single column of text this short is notes; longer, a list
 _STRAY = 5  # a header row may hold one number or date per this many names
 _TOTALS = re.compile(
@@ -225,6 +227,23 @@ def _overlaps(region: Region, r0: int, r1: int, c0: int, c1: int) -> bool:
     )
 
 
+def _bounds(region: Region) -> tuple[int, int, int, int]:
+    return region.first_row, region.last_row, region.first_col, region.last_col
+
+
+def _named_range(rows: list[list[Value]], o: ListObject) -> Region | None:
+    """A defined name's range, inside the sheet's cells, as a table: its first row is the
+    header when it holds names."""
+    width = len(rows[0]) if rows else 0
+    r1, c1 = min(o.last_row, len(rows) - 1), min(o.last_col, width - 1)
+    while r1 > o.first_row and not _cells(rows[r1], o.first_col, c1):
+        r1 -= 1
+    if r1 <= o.first_row or c1 < o.first_col:
+        return None
+    header = (o.first_row,) if _names(rows[o.first_row], o.first_col, c1) else ()
+    return Region(o.first_row, r1, o.first_col, c1, header, NAMED_RANGE, o.name)
+
+
 def find_regions(
     rows: list[list[Value]],
     list_objects: Sequence[ListObject] = (),
@@ -238,8 +257,15 @@ def find_regions(
             o.first_row, o.last_row, o.first_col, o.last_col, (o.first_row,), EXCEL_TABLE, o.name
         )
         for o in list_objects
-        if o.last_row > o.first_row
+        if o.last_row > o.first_row and not o.defined_name
     ]
+    named: list[Region] = []  # tables of their own beside the sheet's: blocks stay found
+    for o in list_objects:
+        found_range = _named_range(rows, o) if o.defined_name else None
+        if found_range is not None and not any(
+            _overlaps(r, *_bounds(found_range)) for r in regions + named
+        ):
+            named.append(found_range)
     tables: list[Region] = []
     continued: set[Region] = set()  # tables made of several blocks (blank rows between)
     for block in _blocks(rows):
@@ -276,7 +302,7 @@ def find_regions(
         elif _totals_row(rows, t, formulas or {}):
             tables[i] = replace(t, last_row=t.last_row - 1, totals=t.last_row)
     tables = [t for t in tables if not _no_data(rows, t)]
-    found = regions + tables
+    found = regions + named + tables
     found.sort(key=lambda r: (r.first_row, r.first_col))
     return found
 

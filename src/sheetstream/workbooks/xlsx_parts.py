@@ -35,6 +35,12 @@ _VALUE = re.compile(
     rb"<(?:[\w.-]{1,32}:)?v(?:\s[^>]{0,256})?>(.*?)</(?:[\w.-]{1,32}:)?v\s{0,8}>", re.DOTALL
 )
 _SHEET = re.compile(rb"<(?:[\w.-]{1,32}:)?sheet\s([^>]{0,4096})/?>")
+_DEFINED = re.compile(
+    rb"<(?:[\w.-]{1,32}:)?definedName\s([^>]{0,4096})>([^<]{0,2048})</(?:[\w.-]{1,32}:)?definedName>"
+)
+_AREA = re.compile(
+    r"(?:'((?:[^']|'')+)'|([^!'\s]+))!\$?([A-Za-z]{1,3})\$?(\d{1,7}):\$?([A-Za-z]{1,3})\$?(\d{1,7})"
+)
 _REL = re.compile(rb"<(?:[\w.-]{1,32}:)?Relationship\s([^>]{0,4096})/?>")
 _A1 = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
 _REF = re.compile(r"(?<![A-Za-z0-9_.$])(\$?)([A-Z]{1,3})(\$?)([0-9]{1,7})(?![0-9A-Za-z_(])")
@@ -197,6 +203,39 @@ def _read_part(zf: zipfile.ZipFile, part: str) -> Extras:
                 first[2], row - first[0], col - first[1]
             )
     return extras
+
+
+def defined_ranges(path: Path) -> list[tuple[str, str, tuple[int, int], tuple[int, int]]]:
+    """The workbook's defined names that name one rectangle of one sheet: (name, sheet,
+    first cell, last cell), 0-based. Excel's own names (print areas, filters: `_xlnm.`),
+    hidden names, names of one sheet's scope and formulas are left out."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = {n.lower(): n for n in zf.namelist()}
+            workbook = names.get("xl/workbook.xml")
+            if workbook is None:
+                return []
+            text = zf.read(workbook)
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+        return []
+    out = []
+    for m in _DEFINED.finditer(text):
+        attrs = _attrs(m.group(1))
+        name = attrs.get("name", "")
+        if not name or name.startswith("_xlnm.") or attrs.get("hidden") in ("1", "true"):
+            continue
+        if "localSheetId" in attrs:
+            continue
+        area = _AREA.fullmatch(html.unescape(m.group(2).decode("utf-8", "replace")).strip())
+        if area is None:
+            continue
+        sheet = (area.group(1) or "").replace("''", "'") or area.group(2)
+        first = parse_a1(area.group(3) + area.group(4))
+        last = parse_a1(area.group(5) + area.group(6))
+        if first is None or last is None or last[0] <= first[0] or last[1] < first[1]:
+            continue  # one row is a header alone, not a table
+        out.append((name, sheet, first, last))
+    return out
 
 
 def sheet_parts(path: Path) -> dict[str, str]:
