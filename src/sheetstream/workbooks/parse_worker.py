@@ -61,6 +61,7 @@ __all__ = ["SPREADSHEET_FORMATS", "column_names", "main", "table_names"]
 SPREADSHEET_FORMATS = frozenset({"xlsx", "xlsm", "xlsb", "xls", "ods"})
 _INSPECTED = frozenset({"xlsx", "xlsm", "xlsb", "xls", "ods", "csv"})
 _MAX_INT_DOUBLE = 2.0**53
+_CHECKPOINT_CELLS = 100_000  # a sheet this large is written out before the next is read
 
 
 class WorkerError(SheetstreamError):
@@ -262,9 +263,11 @@ def _load_sheets(
         sheet.rows = []
         for ready in prepared:
             infos.append(_write_region(con, ready))
-        count += write_cells(con, sheet.name, parts)
+        written = write_cells(con, sheet.name, parts)
+        count += written
         del prepared, parts, sheet
-        con.execute("CHECKPOINT")  # the sheet is on disk: its blocks may leave memory
+        if written > _CHECKPOINT_CELLS:
+            con.execute("CHECKPOINT")  # the sheet is on disk: its blocks may leave memory
     return infos, count
 
 
