@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias, cast
@@ -129,6 +130,9 @@ def read_workbook(path: Path, fmt: str) -> tuple[list[ListObject], Iterator[Shee
 def _sheets(
     book: python_calamine.CalamineWorkbook, path: Path, xlsx: bool, ods: bool
 ) -> Iterator[Sheet]:
+    # The error cells and formulas come from a second read of the sheet's XML, on a thread
+    # while calamine parses the sheet (it lets the GIL go): the two take the time of one.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="sheet-extras")
     try:
         parts = sheet_parts(path) if xlsx else {}
         for meta in book.sheets_metadata:
@@ -137,6 +141,8 @@ def _sheets(
                 python_calamine.SheetTypeEnum.MacroSheet,
             ):
                 continue
+            part = parts.get(meta.name)
+            extras = pool.submit(read_extras, path, part) if part is not None else None
             sheet = book.get_sheet_by_name(meta.name)
             rows = cast(
                 list[list[Value]], sheet.to_python(skip_empty_area=False) if sheet.end else []
@@ -152,12 +158,13 @@ def _sheets(
                 merged=list(sheet.merged_cell_ranges or ()),
             )
             del sheet, rows  # the caller may let the grid go while this generator waits
-            if meta.name in parts:
-                extra = read_extras(path, parts[meta.name])
+            if extras is not None:
+                extra = extras.result()
                 found.formulas = extra.formulas
                 found.errors = _put_errors(found, extra.errors)
             yield found
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         book.close()
 
 
