@@ -55,7 +55,7 @@ def test_each_parse_takes_a_warm_worker_and_another_starts_behind_it(
     src = workbook(tmp_path / "a.xlsx")
     profile = pool.parse(src, "xlsx", tmp_path / "a.duckdb", pool.limits)
     assert profile["sheets"][0]["rows"] == 3
-    assert first.returncode == 0  # the warm worker did this parse, and is gone
+    assert first.wait(timeout=10) == 0  # the warm worker did this parse, and ends (reaped apart)
     warmed(pool, 2)
     assert pool.started == 3  # one replaced it; no more
     for n in range(3):

@@ -14,9 +14,12 @@ import dataclasses
 import json
 import os
 import resource
+import select
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,8 +158,17 @@ def run_worker(
     """Hand ``job`` to a warm worker (or wait for one started with its job), under the time
     limit; the profile, or the error the worker's end says."""
     line = None if job is None else (json.dumps(job) + "\n").encode()
+    deadline = time.monotonic() + limits.timeout_s
     try:
-        stdout, stderr = proc.communicate(line, timeout=limits.timeout_s)
+        head, profile = _first_line(proc, line, deadline)
+        if profile is not None:
+            # the DuckDB file is written and closed before the profile is printed: the
+            # answer need not wait for the process to end (its address space takes a few
+            # milliseconds to unmap); a thread reaps it
+            threading.Thread(target=proc.communicate, daemon=True).start()
+            return profile
+        stdout, stderr = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+        stdout = head + stdout
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
@@ -169,6 +181,45 @@ def run_worker(
         raise WorkbookUnreadable(f"the reader could not be started ({exc})") from None
     done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     return _result(done, dest_db, limits)
+
+
+_RESULT_MAX = 64 << 20  # a profile line longer than this is not waited for as one line
+
+
+def _first_line(
+    proc: subprocess.Popen[bytes], line: bytes | None, deadline: float
+) -> tuple[bytes, dict[str, Any] | None]:
+    """Send the job, then read the worker's output up to its first line: that line, and the
+    profile it holds when it is one (an error line, or none, leaves the rest to
+    ``communicate``)."""
+    assert proc.stdout is not None
+    if line is not None:
+        assert proc.stdin is not None
+        proc.stdin.write(line)
+        proc.stdin.flush()  # communicate() closes it
+    fd = proc.stdout.fileno()
+    head = b""
+    while b"\n" not in head and len(head) < _RESULT_MAX:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise subprocess.TimeoutExpired(proc.args, 0)
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break  # the worker's output ended: what it says is in its status and stderr
+        head += chunk
+    first, newline, _ = head.partition(b"\n")
+    if not newline:
+        return head, None
+    try:
+        found = json.loads(first)
+    except ValueError:
+        return head, None
+    if isinstance(found, dict) and "sheets" in found and "error" not in found:
+        return head, found
+    return head, None
 
 
 def _result(

@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,7 @@ from sheetstream.workbooks.inspect import Format, InspectLimits, WorkbookRejecte
 from sheetstream.workbooks.layout import Region, find_regions, header_names
 from sheetstream.workbooks.names import TableNamer, column_names, table_names
 from sheetstream.workbooks.profile import ROW_COLUMN, SheetInfo, profile_database, quote_ident
+from sheetstream.workbooks.warm_book import write_warm_book
 from sheetstream.workbooks.xlsx_parts import a1
 
 __all__ = ["SPREADSHEET_FORMATS", "column_names", "main", "table_names"]
@@ -61,6 +63,7 @@ __all__ = ["SPREADSHEET_FORMATS", "column_names", "main", "table_names"]
 SPREADSHEET_FORMATS = frozenset({"xlsx", "xlsm", "xlsb", "xls", "ods"})
 _INSPECTED = frozenset({"xlsx", "xlsm", "xlsb", "xls", "ods", "csv"})
 _MAX_INT_DOUBLE = 2.0**53
+_KEPT: list[object] = []  # what the process's end frees: finalising it costs more than a parse
 _CHECKPOINT_CELLS = 100_000  # a sheet this large is written out before the next is read
 
 
@@ -355,8 +358,17 @@ def _error_kind(exc: BaseException) -> str:
 
 
 def warm_up(con: duckdb.DuckDBPyConnection) -> None:
-    """Run the whole load once on a small grid in memory, so that what a first use costs
-    (lazy imports, DuckDB's first statements) is paid before a job comes."""
+    """Run the whole load once on a small grid in memory, then inspect and parse a tiny
+    workbook file into a DuckDB file, so that what a first use costs (lazy imports, calamine,
+    DuckDB's first statements and its first file) is paid before a job comes."""
+    _warm_grid(con)
+    with tempfile.TemporaryDirectory(prefix="sheetstream-warm-") as scratch:
+        book = write_warm_book(Path(scratch) / "warm.xlsx")
+        inspect(book, "xlsx", InspectLimits())
+        parse_to_duckdb(book, "xlsx", Path(scratch) / "warm.duckdb", None, con)
+
+
+def _warm_grid(con: duckdb.DuckDBPyConnection) -> None:
     rows: list[list[Value]] = [
         ["text", "number", "date", "time", "duration", "flag"],
         ["a", 1.5, dt.date(2024, 1, 1), dt.time(9, 30), dt.timedelta(hours=30), True],
@@ -383,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     con = None
     if argv == ["--serve"]:  # a warm worker: loaded, it waits for its one job
         con = connect()
+        _KEPT.append(con)  # closed by the process's end, not by main's return
         warm_up(con)
         line = sys.stdin.readline()
         if not line.strip():
