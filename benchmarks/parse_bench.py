@@ -100,6 +100,10 @@ else:
     frames = pd.read_excel(src, sheet_name=None, engine="openpyxl")
     elapsed = time.perf_counter() - t
     rows = sum(len(f) for f in frames.values())
+import threading
+for thread in threading.enumerate():  # the worker is reaped apart from the answer: wait for it
+    if thread is not threading.main_thread():
+        thread.join(timeout=60)
 peak_kib = max(
     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
