@@ -224,6 +224,7 @@ def test_memory_cap_becomes_unreadable(tmp_path: Path) -> None:
     with pytest.raises(WorkbookUnreadable) as info:
         parse_workbook(src, "xlsx", dest, ParseLimits(memory_mb=64))
     assert "more than 64 MiB of memory" in info.value.message
+    assert "SHEETSTREAM_WORKBOOK_PARSE_MEMORY_MB" in info.value.message
     assert info.value.message.startswith("Could not read this workbook: ")
     assert info.value.code == "bad_request"
     assert isinstance(info.value, SheetstreamError)

@@ -92,7 +92,10 @@ def _last_json_line(stdout: bytes) -> dict[str, Any] | None:
 
 
 def _failure_reason(proc: subprocess.CompletedProcess[bytes], limits: ParseLimits) -> str:
-    memory = f"it needed more than {limits.memory_mb} MiB of memory"
+    memory = (
+        f"it needed more than {limits.memory_mb} MiB of memory (split it into smaller "
+        "workbooks, or ask the operator to raise SHEETSTREAM_WORKBOOK_PARSE_MEMORY_MB)"
+    )
     stderr = proc.stderr.decode("utf-8", "replace").lower()
     out_of_memory = any(marker in stderr for marker in _MEMORY_MARKERS)
     if proc.returncode < 0:
