@@ -107,3 +107,25 @@ def test_closing_stops_the_idle_workers(tmp_path: Path) -> None:
     assert all(proc.returncode is not None for proc in idle)
     pool.start()  # closed: starts nothing
     assert pool.started == 2
+
+
+def test_the_answer_is_read_past_descriptor_1024(pool: ParsePool, tmp_path: Path) -> None:
+    """A busy server holds thousands of connections: the worker's pipe is then a descriptor
+    above 1024, which select() cannot watch."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1300:
+        pytest.skip(f"the open-files limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1300), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        pool.start()
+        src = workbook(tmp_path / "a.xlsx")
+        profile = pool.parse(src, "xlsx", tmp_path / "a.duckdb", pool.limits)
+        assert profile["sheets"][0]["rows"] == 3
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -201,13 +201,14 @@ def _first_line(
         proc.stdin.write(line)
         proc.stdin.flush()  # communicate() closes it
     fd = proc.stdout.fileno()
+    poller = select.poll()  # not select(): a busy server's descriptors pass 1024
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     head = b""
     while b"\n" not in head and len(head) < _RESULT_MAX:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise subprocess.TimeoutExpired(proc.args, 0)
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
+        if not poller.poll(remaining * 1000):
             continue
         chunk = os.read(fd, 1 << 20)
         if not chunk:
