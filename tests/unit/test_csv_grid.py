@@ -52,3 +52,11 @@ def test_the_decimal_mark_is_the_one_more_fields_need() -> None:
 
 def test_rows_are_typed_and_padded() -> None:
     assert typed_rows([["a", "1,5"], ["b"]]) == [["a", 1.5], ["b", ""]]
+
+
+def test_thousands_separators_do_not_vote_for_a_decimal_mark() -> None:
+    us = [["item", "amount"], ["rent", "1,250"], ["car", "12,400"], ["tip", "3.75"]]
+    assert typed_rows(us) == [["item", "amount"], ["rent", 1250], ["car", 12400], ["tip", 3.75]]
+    de = [["item", "amount"], ["rent", "1.250"], ["car", "12.400"], ["tip", "3,75"]]
+    assert typed_rows(de) == [["item", "amount"], ["rent", 1250], ["car", 12400], ["tip", 3.75]]
+    assert not decimal_comma(["1,250", "12,400"])

@@ -226,3 +226,28 @@ def test_a_defined_name_is_a_table_of_its_own_beside_the_sheets() -> None:
         (("D1:D3", (0,), "table"), None),
         (("D2:D3", (), "named range"), "Rates"),
     ]
+
+
+def test_a_first_data_row_below_merged_or_gapped_names_is_data_not_a_header() -> None:
+    gapped = grid(["Product", "Price", ""], ["Apple", "", 3.0], ["Pear", 2.0, 4.0])
+    assert find_regions(gapped)[0].header == (0,)
+    merged = grid(["Name", "", "Age"], ["Ann", "Lee", 30.0], ["Bob", "Kim", 41.0])
+    (region,) = find_regions(merged, merged=[((0, 0), (0, 1))])
+    assert region.header == (0,)
+
+
+def test_a_last_row_whose_label_only_begins_with_total_is_data() -> None:
+    films = grid(["Film", "Year", "Score"], ["Alien", 1979.0, 8.5], ["Total Recall", 1990.0, 7.5])
+    assert [(r.range, r.totals) for r in find_regions(films)] == [("A1:C3", None)]
+    labelled = grid(["item", "qty"], ["pen", 2.0], ["pad", 3.0], ["Total:", 5.0])
+    assert find_regions(labelled)[0].totals == 3
+
+
+def test_opendocument_time_values_become_durations_and_other_text_stays() -> None:
+    from sheetstream.workbooks.grid import _ods_durations
+
+    rows: list[list[Value]] = [["PT40H30M00S", "-PT01H00M00S", "PT15M", "PT99999999999H0M0S"]]
+    _ods_durations(rows)
+    assert rows == [
+        [dt.timedelta(hours=40, minutes=30), -dt.timedelta(hours=1), "PT15M", "PT99999999999H0M0S"]
+    ]

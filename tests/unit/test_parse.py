@@ -266,3 +266,12 @@ def test_name_sanitising() -> None:
         "column_4",
         "_row_2",
     ]
+
+
+def test_a_ragged_csv_row_keeps_the_delimiter(tmp_path: Path) -> None:
+    src = tmp_path / "ragged.csv"
+    src.write_text("name,qty\nA,1\nB,2,late\nC,3\n")
+    dest = tmp_path / "ragged.duckdb"
+    (sheet,) = parse_workbook(src, "csv", dest, ParseLimits(timeout_s=60))["sheets"]
+    assert [c["name"] for c in sheet["columns"]][:2] == ["name", "qty"]
+    assert _rows(dest, "SELECT sum(qty) FROM ragged") == [(6,)]

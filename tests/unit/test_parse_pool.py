@@ -3,6 +3,9 @@ new one starts behind it, a dead one is replaced, and closing stops the idle one
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sheetstream.workbooks.parse import ParseLimits, WorkbookUnreadable
+from sheetstream.workbooks.parse import ParseLimits, WorkbookUnreadable, run_worker
 from sheetstream.workbooks.parse_pool import ParsePool
 
 
@@ -129,3 +132,36 @@ def test_the_answer_is_read_past_descriptor_1024(pool: ParsePool, tmp_path: Path
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _fake_worker(script: str) -> subprocess.Popen[bytes]:
+    """A process that behaves as a worker does at its end (what a real one cannot be made
+    to do on demand)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_a_worker_that_says_much_on_stderr_is_read_to_its_answer(tmp_path: Path) -> None:
+    proc = _fake_worker(
+        "import sys; sys.stdin.readline(); sys.stderr.write('x' * 300_000); sys.stderr.flush();"
+        "print('{\"sheets\": []}', flush=True)"
+    )
+    profile = run_worker(proc, ["job"], tmp_path / "a.duckdb", ParseLimits(timeout_s=20))
+    assert profile == {"sheets": []}
+    assert proc.wait(timeout=20) == 0
+
+
+def test_a_worker_that_lingers_after_its_answer_is_killed_at_its_time_limit(
+    tmp_path: Path,
+) -> None:
+    proc = _fake_worker(
+        "import sys, time; sys.stdin.readline(); print('{\"sheets\": []}', flush=True);"
+        "time.sleep(600)"
+    )
+    profile = run_worker(proc, ["job"], tmp_path / "a.duckdb", ParseLimits(timeout_s=1))
+    assert profile == {"sheets": []}
+    assert proc.wait(timeout=30) == -signal.SIGKILL

@@ -370,6 +370,7 @@ def test_a_preview_is_bounded_in_rows_bytes_and_cell_length() -> None:
         "SELECT(SHOW temp_directory)",
         "SELECT 1, (show secret_directory) AS d",
         "SELECT (DESCRIBE duckdb_settings)",
+        "SELECT * FROM (DESC duckdb_settings)",
         "SELECT (SUMMARIZE duckdb_settings())",
     ],
 )

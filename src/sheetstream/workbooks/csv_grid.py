@@ -24,8 +24,14 @@ __all__ = ["csv_sheet", "decimal_comma", "typed_rows", "typed_value"]
 
 _POINT = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _COMMA = re.compile(r"[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+)(?:,\d+)?")
-_ONLY_POINT = re.compile(r"[+-]?\d*\.\d+|[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")  # 1.5, 1,234.5
-_ONLY_COMMA = re.compile(r"[+-]?\d*,\d+|[+-]?\d{1,3}(?:\.\d{3})+,\d+")  # 1,5, 1.234,56
+# what only one decimal mark reads as a number: 1.5, 0.125, 1,234.5 (a point) or 1,5, 0,125
+# never: "1,250" and "1.250" are numbers either way (a thousands separator), so no evidence
+_ONLY_POINT = re.compile(
+    r"[+-]?(?:\d*\.(?:\d{1,2}|\d{4,})|0\.\d+|\d{1,3}(?:,\d{3})+\.\d+|\d{4,}\.\d+)"
+)
+_ONLY_COMMA = re.compile(
+    r"[+-]?(?:\d*,(?:\d{1,2}|\d{4,})|0,\d+|\d{1,3}(?:\.\d{3})+,\d+|\d{4,},\d+)"
+)
 _CODE = re.compile(r"[+-]?0\d")  # "007": a code, not seven
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
@@ -125,7 +131,9 @@ def csv_sheet(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> Sheet:
     """The UTF-8 CSV file at ``path`` as a sheet called ``name``."""
     quoted = _sql_str(str(path))
     sniffed = con.execute(
-        f"SELECT Delimiter, Quote, Escape, len(Columns) FROM sniff_csv({quoted}, sample_size = -1)"
+        # padded, a ragged row does not hide the delimiter from the sniffer
+        f"SELECT Delimiter, Quote, Escape, len(Columns) FROM sniff_csv({quoted}, "
+        "sample_size = -1, null_padding = true)"
     ).fetchone()
     assert sniffed is not None
     delim, quote, escape = (str(v) if v != "(empty)" else "" for v in sniffed[:3])

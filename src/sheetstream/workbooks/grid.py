@@ -168,7 +168,9 @@ def _sheets(
         book.close()
 
 
-_ISO_DURATION = re.compile(r"(-)?PT?(?:(\d+)D)?T?(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?")
+# as OpenDocument writes a time value (LibreOffice: PT40H30M00S): hours, minutes and seconds
+# all present, so that a text cell such as "PT15M" stays text
+_ISO_DURATION = re.compile(r"(-)?PT(\d{1,7})H(\d{1,2})M(\d{1,2}(?:\.\d{1,9})?)S")
 
 
 def _ods_durations(rows: list[list[Value]]) -> None:
@@ -176,15 +178,12 @@ def _ods_durations(rows: list[list[Value]]) -> None:
     as its ISO 8601 text: make it the duration it shows as."""
     for row in rows:
         for c, value in enumerate(row):
-            if type(value) is str and value[:2] in ("PT", "-P") and len(value) > 2:
+            if type(value) is str and value[:2] in ("PT", "-P"):
                 match = _ISO_DURATION.fullmatch(value)
-                if match and any(match.groups()[1:]):
-                    sign, days, hours, minutes, seconds = match.groups()
+                if match:
+                    sign, hours, minutes, seconds = match.groups()
                     span = dt.timedelta(
-                        days=int(days or 0),
-                        hours=int(hours or 0),
-                        minutes=int(minutes or 0),
-                        seconds=float(seconds or 0),
+                        hours=int(hours), minutes=int(minutes), seconds=float(seconds)
                     )
                     row[c] = -span if sign else span
 

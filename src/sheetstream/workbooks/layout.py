@@ -33,8 +33,8 @@ TABLE, NO_HEADER, KEY_VALUE, EXCEL_TABLE = "table", "no header", "key-value", "e
 NAMED_RANGE = "named range"
 _NOTE_LINES = 3  # a single column of text this short is notes; longer, a list
 _STRAY = 5  # a header row may hold one number or date per this many names
-_TOTALS = re.compile(
-    r"\s*(grand\s+|sub-?)?(total|totals|sum|summe|gesamt|gesamtsumme|totale?|somme)\b",
+_TOTALS = re.compile(  # the whole label: "Total Recall" is a film, not a totals row
+    r"\s*(grand\s+|sub-?)?(total|totals|sum|summe|gesamt|gesamtsumme|totale?|somme)\s*:?\s*",
     re.IGNORECASE,
 )
 _SUM = re.compile(r"=?\s*(of:=)?\s*(SUM|SUBTOTAL)\(", re.IGNORECASE)
@@ -147,8 +147,10 @@ def _header(
     ):
         return (r0,)  # a table of text only: its first row names it
     second = r0 + 1
-    if second < r1 and (
-        _groups_above(merged, r0, c0, c1) or _spans(rows[r0], rows[second], c0, c1)
+    if (
+        second < r1
+        and (_groups_above(merged, r0, c0, c1) or _spans(rows[r0], rows[second], c0, c1))
+        and _header_like(rows[second], rows[second + 1], c0, c1)
     ):
         return (r0, second)  # group names above column names (or years)
     if (
@@ -165,6 +167,24 @@ def _groups_above(merged: Merged, r0: int, c0: int, c1: int) -> bool:
     """A cell of row r0 merged across columns of the block: it names a group of them."""
     return any(
         mr0 == r0 and mc1 > mc0 and c0 <= mc0 and mc1 <= c1 for (mr0, mc0), (_, mc1) in merged
+    )
+
+
+def _header_like(lower: Sequence[Value], below: Sequence[Value], c0: int, c1: int) -> bool:
+    """A row that can be the lower row of a header: names or years only, and unlike the row
+    below it in some column (else it is the first row of data)."""
+    cells = _cells(lower, c0, c1)
+    if not cells or not all(kind(v) == TEXT or _year(v) for v in cells):
+        return False
+    return any(kind(lower[c]) != kind(below[c]) for c in range(c0, c1 + 1))
+
+
+def _year(value: Value) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and float(value).is_integer()
+        and 1800 <= value <= 2200
     )
 
 
@@ -189,7 +209,7 @@ def _totals_row(rows: list[list[Value]], region: Region, formulas: Formulas) -> 
     cells = [(c, rows[r][c]) for c in cols if rows[r][c] != ""]
     if not cells:
         return False
-    if kind(cells[0][1]) == TEXT and _TOTALS.match(str(cells[0][1])):
+    if kind(cells[0][1]) == TEXT and _TOTALS.fullmatch(str(cells[0][1])):
         return len(cells) > 1 and all(kind(v) not in (TEXT, EMPTY) for _, v in cells[1:])
     return all(_SUM.match(formulas.get((r, c), "")) for c, _ in cells)
 

@@ -163,15 +163,15 @@ def run_worker(
     line = None if job is None else (json.dumps(job) + "\n").encode()
     deadline = time.monotonic() + limits.timeout_s
     try:
-        head, profile = _first_line(proc, line, deadline)
+        head, errors, profile = _first_line(proc, line, deadline)
         if profile is not None:
             # the DuckDB file is written and closed before the profile is printed: the
             # answer need not wait for the process to end (its address space takes a few
-            # milliseconds to unmap); a thread reaps it
-            threading.Thread(target=proc.communicate, daemon=True).start()
+            # milliseconds to unmap); a thread reaps it, and kills it if it lingers
+            threading.Thread(target=_reap, args=(proc, limits.timeout_s), daemon=True).start()
             return profile
         stdout, stderr = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
-        stdout = head + stdout
+        stdout, stderr = head + stdout, errors + stderr
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
@@ -186,44 +186,59 @@ def run_worker(
     return _result(done, dest_db, limits)
 
 
+def _reap(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    try:
+        proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
 _RESULT_MAX = 64 << 20  # a profile line longer than this is not waited for as one line
+_STDERR_KEPT = 64 << 10  # the end of what the worker says on stderr, for its failure
 
 
 def _first_line(
     proc: subprocess.Popen[bytes], line: bytes | None, deadline: float
-) -> tuple[bytes, dict[str, Any] | None]:
-    """Send the job, then read the worker's output up to its first line: that line, and the
-    profile it holds when it is one (an error line, or none, leaves the rest to
+) -> tuple[bytes, bytes, dict[str, Any] | None]:
+    """Send the job, then read the worker's output up to its first line (its stderr read
+    meanwhile, so that a full pipe cannot stall it): what it wrote to each, and the profile
+    the line holds when it is one (an error line, or none, leaves the rest to
     ``communicate``)."""
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stderr is not None
     if line is not None:
         assert proc.stdin is not None
         proc.stdin.write(line)
         proc.stdin.flush()  # communicate() closes it
-    fd = proc.stdout.fileno()
+    out, err = proc.stdout.fileno(), proc.stderr.fileno()
     poller = select.poll()  # not select(): a busy server's descriptors pass 1024
-    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-    head = b""
-    while b"\n" not in head and len(head) < _RESULT_MAX:
+    for fd in (out, err):
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    head = errors = b""
+    reading = {out, err}
+    while out in reading and b"\n" not in head and len(head) < _RESULT_MAX:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise subprocess.TimeoutExpired(proc.args, 0)
-        if not poller.poll(remaining * 1000):
-            continue
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            break  # the worker's output ended: what it says is in its status and stderr
-        head += chunk
+        for fd, _ in poller.poll(remaining * 1000):
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:  # ended: what the worker says is in its status and stderr
+                poller.unregister(fd)
+                reading.discard(fd)
+            elif fd == out:
+                head += chunk
+            else:
+                errors = (errors + chunk)[-_STDERR_KEPT:]
     first, newline, _ = head.partition(b"\n")
     if not newline:
-        return head, None
+        return head, errors, None
     try:
         found = json.loads(first)
     except ValueError:
-        return head, None
+        return head, errors, None
     if isinstance(found, dict) and "sheets" in found and "error" not in found:
-        return head, found
-    return head, None
+        return head, errors, found
+    return head, errors, None
 
 
 def _result(

@@ -107,7 +107,7 @@ _TABLE_FUNCTIONS_ALLOWED = frozenset(
 )
 # Statements DuckDB accepts in parentheses where a table goes, which sqlglot reads as tables of
 # that name: `(SHOW temp_directory)` is a setting's value
-_STATEMENT_NAMES = frozenset({"show", "describe", "summarize"})
+_STATEMENT_NAMES = frozenset({"show", "describe", "desc", "summarize"})
 # Catalog views that describe only the workbook's own tables
 _VIEWS_ALLOWED = frozenset(
     {
