@@ -144,6 +144,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_per_message_deflate": settings.ws_per_message_deflate,
         "timeout_graceful_shutdown": settings.shutdown_grace_s,
         "log_level": settings.log_level,
+        "loop": settings.event_loop,
         "lifespan": "on",
         "server_header": False,
         "proxy_headers": bool(settings.trusted_proxies),
@@ -163,8 +164,18 @@ def uvicorn_config(settings: Settings, app: Any = None, **overrides: Any) -> uvi
 
 
 def serve(settings: Settings) -> None:
-    server = uvicorn.Server(uvicorn_config(settings))
-    asyncio.run(server.serve())
+    run_server(uvicorn.Server(uvicorn_config(settings)), settings)
+
+
+def run_server(server: uvicorn.Server, settings: Settings) -> None:
+    """Run `server` to its end on the event loop the settings name."""
+    factory = None
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(server.serve())
 
 
 # --- several worker processes on one port

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         "answers as `interrupted`.",
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop",
+        description="The event loop each process runs: uvloop (installed with "
+        "uvicorn[standard]) or Python's own asyncio.",
+    )
 
     # --- access (enforced by the admin and access-control layer)
     admin_token: str = Field(

@@ -9,7 +9,6 @@ from the same SHEETSTREAM_* environment as the real service.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +19,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
 from sheetstream.llm.base import ChatMessage, GenerationOptions
 from sheetstream.llm.synthetic import SyntheticModel
-from sheetstream.server import uvicorn_config
+from sheetstream.server import run_server, uvicorn_config
 from sheetstream.settings import Settings
 
 
@@ -88,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings(port=args.port)
     server = uvicorn.Server(uvicorn_config(settings, app=create_naive_app(settings)))
-    # The same way sheetstream.server.serve runs its server, so both get the same event loop.
-    asyncio.run(server.serve())
+    run_server(server, settings)  # as sheetstream's own: both get the same event loop
     return 0
 
 
