@@ -462,22 +462,23 @@ def xlsb_records(data: bytes) -> Iterator[tuple[int, bytes]]:
     """(record type, payload) for each record of a BIFF12 part; types as the spec numbers them."""
     pos, end = 0, len(data)
     while pos < end:
-        rtype = 0
-        for i in range(2):
-            b = data[pos]
-            pos += 1
-            rtype |= (b & 0x7F) << (7 * i)
-            if not b & 0x80:
-                break
-        size = 0
-        for i in range(4):
-            b = data[pos]
-            pos += 1
-            size |= (b & 0x7F) << (7 * i)
-            if not b & 0x80:
-                break
+        rtype, pos = _varint(data, pos, 2)
+        size, pos = _varint(data, pos, 4)
         yield rtype, data[pos : pos + size]
         pos += size
+
+
+def _varint(data: bytes, pos: int, most: int) -> tuple[int, int]:
+    """A BIFF12 variable-length number of at most ``most`` bytes at ``pos``, and the position
+    after it: seven bits a byte, the high bit set while more follow."""
+    value = 0
+    for i in range(most):
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << (7 * i)
+        if not b & 0x80:
+            break
+    return value, pos
 
 
 def _wide_string(data: bytes, at: int) -> tuple[str, int]:

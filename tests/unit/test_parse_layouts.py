@@ -38,6 +38,15 @@ def table(profile: dict[str, Any], name: str) -> dict[str, Any]:
     return next(s for s in profile["sheets"] if s["table"] == name)
 
 
+def openpyxl_sheet(title: str) -> tuple[Any, Any]:
+    """A new openpyxl workbook and its first sheet, titled."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.title = title
+    return book, ws
+
+
 def numbers_in_cells(db: Path) -> dict[tuple[str, str], float]:
     found = rows(db, "SELECT sheet, address, number FROM cells WHERE type = 'number'")
     return {(sheet, address): number for sheet, address, number in found}
@@ -133,10 +142,7 @@ def test_a_column_mixing_dates_durations_and_numbers_loads(tmp_path: Path) -> No
 
 def test_a_report_with_titles_and_notes_finds_its_header(tmp_path: Path) -> None:
     src = tmp_path / "report.xlsx"
-    book = openpyxl.Workbook()
-    ws = book.active
-    assert ws is not None
-    ws.title = "Report"
+    book, ws = openpyxl_sheet("Report")
     ws["A1"] = "ACME Corp — quarterly sales"
     ws["A2"] = "All figures in kEUR"
     ws["B4"], ws["C4"], ws["D4"] = "region", "q1", "q2"
@@ -155,10 +161,7 @@ def test_a_report_with_titles_and_notes_finds_its_header(tmp_path: Path) -> None
 
 def test_a_sheet_of_numbers_has_no_header_and_loses_none(tmp_path: Path) -> None:
     src = tmp_path / "grid.xlsx"
-    book = openpyxl.Workbook()
-    ws = book.active
-    assert ws is not None
-    ws.title = "grid"
+    book, ws = openpyxl_sheet("grid")
     for r in range(1, 5):
         ws.append([r * 1.5, r * 10, -r])
     kv = book.create_sheet("settings")
@@ -249,9 +252,7 @@ def test_formats_are_told_by_their_bytes(tmp_path: Path) -> None:
     ws.write(2, 0, 2.5)
     book.save(str(xls))
     xlsx = tmp_path / "new.xlsx"
-    wb = openpyxl.Workbook()
-    sheet = wb.active
-    assert sheet is not None
+    wb, sheet = openpyxl_sheet("Sheet")
     sheet.append(["n"])
     sheet.append([7])
     wb.save(xlsx)
@@ -309,10 +310,7 @@ def test_defined_names_are_tables_of_their_own(tmp_path: Path) -> None:
     from openpyxl.workbook.defined_name import DefinedName
 
     src = tmp_path / "named.xlsx"
-    book = openpyxl.Workbook()
-    ws = book.active
-    assert ws is not None
-    ws.title = "Price list"
+    book, ws = openpyxl_sheet("Price list")
     for row in (["item", "price"], ["tea", 2.5], ["cake", 4.0]):
         ws.append(row)
     book.defined_names["Prices"] = DefinedName("Prices", attr_text="'Price list'!$A$1:$B$3")

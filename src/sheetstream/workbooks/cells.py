@@ -8,8 +8,9 @@ number a workbook holds is out of reach of SQL, whatever the layout around it.
 column of that name (a time of day is a ``duration`` since midnight), ``formula`` the formula
 text where the cell has one and the format keeps it (xlsx, xlsm).
 
-Columns are built as Arrow arrays, a whole column of one type at a time where it can be, and
-loaded with one ``CREATE TABLE``; the address is computed by DuckDB.
+A sheet's cells are made Arrow arrays, a whole column of one type at a time where it can be
+(:func:`cell_parts`), and inserted with one statement (:func:`write_cells`), column by column;
+the address is computed by DuckDB.
 """
 
 from __future__ import annotations
@@ -28,15 +29,18 @@ from sheetstream.workbooks.grid import (
     ERROR,
     KIND_NAMES,
     NUMBER,
+    NUMBER_TYPES,
     TEXT,
     Sheet,
     Value,
+    as_timedelta,
+    as_timestamp,
     kind,
 )
 from sheetstream.workbooks.names import CELLS_TABLE
 from sheetstream.workbooks.profile import quote_ident
 
-__all__ = ["CELL_COLUMNS", "CellParts", "add_cells", "cell_parts", "create_cells", "write_cells"]
+__all__ = ["CELL_COLUMNS", "CellParts", "cell_parts", "create_cells", "write_cells"]
 
 CELL_COLUMNS = (
     "sheet",
@@ -75,16 +79,11 @@ def _address(col: str, row: str) -> str:
     )
 
 
-_NUMBER_TYPES = frozenset({float, int})
-
-
 def _value(k: int, v: Value) -> object:
-    if k == DATE and not isinstance(v, dt.datetime):
-        return dt.datetime.combine(v, dt.time())  # type: ignore[arg-type]
-    if k == DURATION and isinstance(v, dt.time):
-        return dt.timedelta(
-            hours=v.hour, minutes=v.minute, seconds=v.second, microseconds=v.microsecond
-        )
+    if k == DATE:
+        return as_timestamp(v)  # type: ignore[arg-type]
+    if k == DURATION:
+        return as_timedelta(v)  # type: ignore[arg-type]
     if k == ERROR:
         return str(v)
     return v
@@ -94,7 +93,7 @@ _HEAD = 16  # a column's header and titles: at most this many cells above its va
 
 
 def _column_parts(
-    c: int, column: Sequence[Value]
+    column: Sequence[Value],
 ) -> Iterator[tuple[int, Sequence[int], Sequence[object] | pa.Array]]:
     """(type, rows, values) of one column's cells, by type. A column of one type, or one below
     a few cells of others (its header), is taken whole; only other columns cell by cell."""
@@ -115,7 +114,7 @@ def _column_parts(
 def _whole(column: Sequence[Value]) -> tuple[int, Sequence[object] | pa.Array] | None:
     """The column as one array when all its cells are of one type and none is empty."""
     present = set(map(type, column))
-    if present <= _NUMBER_TYPES and present:
+    if present <= NUMBER_TYPES and present:
         return NUMBER, column
     if present == {str}:
         return (TEXT, column) if "" not in column else None
@@ -141,11 +140,8 @@ def _cell_by_cell(
         yield k, rows_k, values_k
 
 
-_KINDS_SQL = "[" + ", ".join(f"'{name}'" for name in KIND_NAMES) + "]"
-
-
 def create_cells(con: duckdb.DuckDBPyConnection) -> None:
-    """The cell view's table, empty: :func:`add_cells` fills it sheet by sheet."""
+    """The cell view's table, empty: :func:`write_cells` fills it sheet by sheet."""
     con.execute(
         f"CREATE TABLE {quote_ident(CELLS_TABLE)} (sheet VARCHAR, row INTEGER, col INTEGER, "
         "address VARCHAR, type VARCHAR, number DOUBLE, text VARCHAR, boolean BOOLEAN, "
@@ -161,19 +157,12 @@ class CellParts:
     formulas: pa.Table | None
 
 
-def add_cells(
-    con: duckdb.DuckDBPyConnection, sheet: Sheet, columns: Sequence[Sequence[Value]]
-) -> int:
-    """Add one sheet's cells (``columns`` is its grid by columns); returns how many."""
-    return write_cells(con, sheet.name, cell_parts(sheet, columns))
-
-
 def cell_parts(sheet: Sheet, columns: Sequence[Sequence[Value]]) -> CellParts:
     """The sheet's cells as Arrow (``columns`` is its grid by columns): after this the grid
     itself is not needed."""
     batches: dict[int, list[pa.RecordBatch]] = {}
     for c, column in enumerate(columns):
-        for k, rows, values in _column_parts(c, column):
+        for k, rows, values in _column_parts(column):
             name, value_type = _VALUE_COLUMN[k]
             n = len(rows)
             batch = pa.RecordBatch.from_arrays(
@@ -202,37 +191,33 @@ def write_cells(con: duckdb.DuckDBPyConnection, sheet_name: str, parts: CellPart
     would hold them all in memory at once); returns how many."""
     if not parts.by_kind:
         return 0
+    views = {f"__cells_{_VALUE_COLUMN[k][0]}": table for k, table in parts.by_kind.items()}
+    if parts.formulas is not None:
+        views["__formulas"] = parts.formulas
     selects = []
-    count = 0
-    for k, table in parts.by_kind.items():
+    for k in parts.by_kind:
         name, _ = _VALUE_COLUMN[k]
-        count += table.num_rows
-        view = f"__cells_{name}"
-        con.register(view, table)
         values = ", ".join(
             (f"CAST({n} AS INTERVAL)" if n == "duration" else n) if n == name else "NULL"
             for n, _ in _VALUE_COLUMN.values()
         )
-        selects.append(f"SELECT row, col, '{KIND_NAMES[k]}' AS type, {values} FROM {view}")
-    formula = "NULL"
-    join = ""
+        selects.append(f"SELECT row, col, '{KIND_NAMES[k]}' AS type, {values} FROM __cells_{name}")
+    formula, join = "NULL", ""
     if parts.formulas is not None:
-        con.register("__formulas", parts.formulas)
         formula = "f.formula"
         join = " LEFT JOIN __formulas f ON f.row = c.row AND f.col = c.col"
     order = ", ".join(n for n, _ in _VALUE_COLUMN.values())
     try:
+        for view, table in views.items():
+            con.register(view, table)
         con.execute(
             f"INSERT INTO {quote_ident(CELLS_TABLE)} SELECT ?, c.row, c.col, "
             f"{_address('c.col', 'c.row')}, c.type, "
             f"{', '.join('c.' + n for n, _ in _VALUE_COLUMN.values())}, {formula} "
-            f"FROM ({' UNION ALL '.join(selects)}) AS c ({'row, col, type, ' + order}){join} "
-            "",
+            f"FROM ({' UNION ALL '.join(selects)}) AS c ({'row, col, type, ' + order}){join}",
             [sheet_name],
         )
     finally:
-        for k in parts.by_kind:
-            con.unregister(f"__cells_{_VALUE_COLUMN[k][0]}")
-        if parts.formulas is not None:
-            con.unregister("__formulas")
-    return count
+        for view in views:
+            con.unregister(view)
+    return sum(table.num_rows for table in parts.by_kind.values())

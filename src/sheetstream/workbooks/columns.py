@@ -21,10 +21,14 @@ from sheetstream.workbooks.grid import (
     DATE,
     DURATION,
     ERROR,
+    KIND_OF_TYPE,
     NUMBER,
+    NUMBER_TYPES,
     TEXT,
     CellError,
     Value,
+    as_timedelta,
+    as_timestamp,
 )
 
 __all__ = ["PLACEHOLDERS", "Typed", "display", "typed_column"]
@@ -39,18 +43,6 @@ class Typed:
     placeholders: int = 0  # text cells read as NULL beside numbers
     errors: int = 0
     mixed: bool = False  # values of several kinds, written as text
-
-
-def _duration(value: Value) -> dt.timedelta:
-    if isinstance(value, dt.time):
-        return dt.timedelta(
-            hours=value.hour,
-            minutes=value.minute,
-            seconds=value.second,
-            microseconds=value.microsecond,
-        )
-    assert isinstance(value, dt.timedelta)
-    return value
 
 
 def display(value: Value) -> str:
@@ -75,25 +67,12 @@ def display(value: Value) -> str:
     return str(value)
 
 
-_NUMBERS = frozenset({float, int})
-_TYPE_KIND = {
-    float: NUMBER,
-    int: NUMBER,
-    bool: BOOLEAN,
-    dt.date: DATE,
-    dt.datetime: DATE,
-    dt.time: DURATION,
-    dt.timedelta: DURATION,
-    CellError: ERROR,
-}
-
-
 def typed_column(values: Sequence[Value]) -> Typed:
     """The column of ``values`` (one table column's cells, "" for empty), typed. Whole columns
     are looked at by their set of Python types first: a cell at a time only where needed."""
     types = set(map(type, values))
     texts = [v for v in values if type(v) is str and v] if str in types else []
-    present = {_TYPE_KIND.get(t, TEXT) for t in types if t is not str}
+    present = {KIND_OF_TYPE.get(t, TEXT) for t in types if t is not str}
     if texts:
         present.add(TEXT)
     errors = sum(1 for v in values if type(v) is CellError) if CellError in types else 0
@@ -102,12 +81,12 @@ def typed_column(values: Sequence[Value]) -> Typed:
     if not present:
         return Typed(pa.nulls(n, pa.string()), "empty", errors=errors)
     if present == {NUMBER}:
-        if types <= _NUMBERS:
+        if types <= NUMBER_TYPES:
             return Typed(pa.array(values, type=pa.float64()), "number")
-        numbers = [v if type(v) in _NUMBERS else None for v in values]
+        numbers = [v if type(v) in NUMBER_TYPES else None for v in values]
         return Typed(pa.array(numbers, type=pa.float64()), "number", errors=errors)
     if present == {TEXT, NUMBER} and {t.strip().lower() for t in texts} <= PLACEHOLDERS:
-        numbers = [v if type(v) in _NUMBERS else None for v in values]
+        numbers = [v if type(v) in NUMBER_TYPES else None for v in values]
         return Typed(pa.array(numbers, type=pa.float64()), "number", len(texts), errors)
     if present == {TEXT}:
         strings = [v if type(v) is str and v else None for v in values]
@@ -116,20 +95,16 @@ def typed_column(values: Sequence[Value]) -> Typed:
         flags = [v if type(v) is bool else None for v in values]
         return Typed(pa.array(flags, type=pa.bool_()), "boolean", errors=errors)
     if present == {DATE}:
-        stamps = [
-            v
-            if type(v) is dt.datetime
-            else dt.datetime.combine(v, dt.time())
-            if type(v) is dt.date
-            else None
-            for v in values
-        ]
+        stamps = [as_timestamp(v) if type(v) in (dt.date, dt.datetime) else None for v in values]  # type: ignore[arg-type]
         return Typed(pa.array(stamps, type=pa.timestamp("us")), "date", errors=errors)
     if present == {DURATION}:
         if dt.timedelta not in types:
             times = [v if type(v) is dt.time else None for v in values]
             return Typed(pa.array(times, type=pa.time64("us")), "time", errors=errors)
-        spans = [_duration(v) if type(v) in (dt.time, dt.timedelta) else None for v in values]
+        spans = [
+            as_timedelta(v) if type(v) in (dt.time, dt.timedelta) else None  # type: ignore[arg-type]
+            for v in values
+        ]
         return Typed(pa.array(spans, type=pa.duration("us")), "duration", errors=errors)
     shown = [None if v == "" or type(v) is CellError else display(v) for v in values]
     return Typed(pa.array(shown, type=pa.string()), "text", errors=errors, mixed=True)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-from sheetstream.workbooks.grid import Sheet, Value
+from sheetstream.workbooks.grid import Sheet, Value, has_cells
+from sheetstream.workbooks.profile import quote_literal
 
 __all__ = ["csv_sheet", "decimal_comma", "typed_rows", "typed_value"]
 
@@ -123,13 +124,9 @@ def typed_rows(raw: Sequence[Sequence[str | None]]) -> list[list[Value]]:
     return rows
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def csv_sheet(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> Sheet:
     """The UTF-8 CSV file at ``path`` as a sheet called ``name``."""
-    quoted = _sql_str(str(path))
+    quoted = quote_literal(str(path))
     sniffed = con.execute(
         # padded, a ragged row does not hide the delimiter from the sniffer
         f"SELECT Delimiter, Quote, Escape, len(Columns) FROM sniff_csv({quoted}, "
@@ -140,10 +137,9 @@ def csv_sheet(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> Sheet:
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(max(1, int(sniffed[3]))))
     raw = con.execute(
         f"SELECT * FROM read_csv({quoted}, auto_detect = false, header = false, "
-        f"delim = {_sql_str(delim)}, quote = {_sql_str(quote)}, escape = {_sql_str(escape)}, "
+        f"delim = {quote_literal(delim)}, quote = {quote_literal(quote)}, "
+        f"escape = {quote_literal(escape)}, "
         f"columns = {{{columns}}}, null_padding = true, parallel = false, strict_mode = false)"
     ).fetchall()
     rows = typed_rows(raw)
-    if rows and not any(row.count("") != len(row) for row in rows):
-        rows = []
-    return Sheet(name=name, hidden=False, rows=rows)
+    return Sheet(name=name, hidden=False, rows=rows if has_cells(rows) else [])

@@ -29,12 +29,18 @@ __all__ = [
     "DURATION",
     "EMPTY",
     "ERROR",
+    "KIND_NAMES",
+    "KIND_OF_TYPE",
     "NUMBER",
+    "NUMBER_TYPES",
     "TEXT",
     "CellError",
     "ListObject",
     "Sheet",
     "Value",
+    "as_timedelta",
+    "as_timestamp",
+    "has_cells",
     "kind",
     "read_workbook",
 ]
@@ -57,7 +63,7 @@ Value: TypeAlias = (
 EMPTY, TEXT, NUMBER, BOOLEAN, DATE, DURATION, ERROR = range(7)
 KIND_NAMES = ("empty", "text", "number", "boolean", "date", "duration", "error")
 
-_KINDS: dict[type, int] = {
+KIND_OF_TYPE: dict[type, int] = {
     str: TEXT,
     float: NUMBER,
     int: NUMBER,
@@ -73,7 +79,31 @@ _KINDS: dict[type, int] = {
 def kind(value: Value) -> int:
     if value == "":
         return EMPTY
-    return _KINDS.get(type(value), TEXT)
+    return KIND_OF_TYPE.get(type(value), TEXT)
+
+
+NUMBER_TYPES = frozenset({float, int})
+
+
+def as_timestamp(value: dt.date) -> dt.datetime:
+    """A date as midnight of that day; a date-time as it is."""
+    return value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
+
+
+def as_timedelta(value: dt.time | dt.timedelta) -> dt.timedelta:
+    """A time of day as the duration since midnight (as Excel stores it); a duration as it is."""
+    if isinstance(value, dt.time):
+        return dt.timedelta(
+            hours=value.hour,
+            minutes=value.minute,
+            seconds=value.second,
+            microseconds=value.microsecond,
+        )
+    return value
+
+
+def has_cells(rows: list[list[Value]]) -> bool:
+    return any(row.count("") != len(row) for row in rows)
 
 
 @dataclass(slots=True)
@@ -83,7 +113,6 @@ class Sheet:
     rows: list[list[Value]]  # from A1; rows[r][c] is the cell at row r + 1, column c + 1
     merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)
     formulas: dict[tuple[int, int], str] = field(default_factory=dict)
-    errors: int = 0  # error cells found (they are in `rows` as CellError)
 
     @property
     def width(self) -> int:
@@ -92,7 +121,8 @@ class Sheet:
 
 @dataclass(frozen=True, slots=True)
 class ListObject:
-    """An Excel Table: a named range with a header row, 0-based inclusive bounds."""
+    """An Excel Table (a named range with a header row), or the range of a defined name;
+    0-based inclusive bounds."""
 
     name: str
     sheet: str
@@ -147,7 +177,7 @@ def _sheets(
             rows = cast(
                 list[list[Value]], sheet.to_python(skip_empty_area=False) if sheet.end else []
             )
-            if rows and not any(row.count("") != len(row) for row in rows):
+            if not has_cells(rows):
                 rows = []
             if ods:
                 _ods_durations(rows)
@@ -161,7 +191,7 @@ def _sheets(
             if extras is not None:
                 extra = extras.result()
                 found.formulas = extra.formulas
-                found.errors = _put_errors(found, extra.errors)
+                _put_errors(found, extra.errors)
             yield found
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -206,11 +236,9 @@ def _read_biff_stream(path: Path) -> list[Sheet]:
                         for c in range(raw.ncols)
                     ]
                 )
-            if rows and not any(row.count("") != len(row) for row in rows):
+            if not has_cells(rows):
                 rows = []
-            sheet = Sheet(raw.name, getattr(raw, "visibility", 0) != 0, rows)
-            sheet.errors = sum(isinstance(v, CellError) for row in rows for v in row)
-            sheets.append(sheet)
+            sheets.append(Sheet(raw.name, getattr(raw, "visibility", 0) != 0, rows))
             book.unload_sheet(index)
     finally:
         book.release_resources()
@@ -241,9 +269,8 @@ def _biff_value(cell_type: int, value: object, datemode: int) -> Value:
     return ""
 
 
-def _put_errors(sheet: Sheet, errors: dict[tuple[int, int], str]) -> int:
-    """Put the error cells into the grid (calamine left them empty); returns how many."""
-    put = 0
+def _put_errors(sheet: Sheet, errors: dict[tuple[int, int], str]) -> None:
+    """Put the error cells into the grid (calamine left them empty)."""
     for (r, c), code in errors.items():
         if r >= len(sheet.rows):
             sheet.rows.extend([""] * sheet.width for _ in range(r + 1 - len(sheet.rows)))
@@ -253,8 +280,6 @@ def _put_errors(sheet: Sheet, errors: dict[tuple[int, int], str]) -> int:
                 row.extend([""] * grow)
         if sheet.rows[r][c] == "":
             sheet.rows[r][c] = CellError(code)
-            put += 1
-    return put
 
 
 def _list_object(book: python_calamine.CalamineWorkbook, name: str) -> ListObject | None:

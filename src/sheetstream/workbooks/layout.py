@@ -54,6 +54,7 @@ class Region:
     layout: str
     name: str | None = None  # an Excel Table's own name
     totals: int | None = None  # the totals row left out below the table's last row
+    continued: bool = False  # made of several blocks (blank rows between)
 
     @property
     def first_data_row(self) -> int:
@@ -147,20 +148,22 @@ def _header(
     ):
         return (r0,)  # a table of text only: its first row names it
     second = r0 + 1
-    if (
-        second < r1
-        and (_groups_above(merged, r0, c0, c1) or _spans(rows[r0], rows[second], c0, c1))
-        and _header_like(rows[second], rows[second + 1], c0, c1)
-    ):
-        return (r0, second)  # group names above column names (or years)
-    if (
-        second < r1
-        and _all_text(rows[second], c0, c1)
-        and not _all_text(rows[second + 1], c0, c1)
-        and len(_cells(rows[r0], c0, c1)) < len(_cells(rows[second], c0, c1))
-    ):
-        return (r0, second)  # group names above column names
+    if second < r1 and _names_groups(rows, r0, c0, c1, merged):
+        return (r0, second)
     return (r0,)
+
+
+def _names_groups(rows: list[list[Value]], r0: int, c0: int, c1: int, merged: Merged) -> bool:
+    """Row r0 names groups of the columns that row r0 + 1 names (or gives years of): merged
+    or spanning cells above names or years, or fewer names above a full row of them."""
+    upper, lower, below = rows[r0], rows[r0 + 1], rows[r0 + 2]
+    if _groups_above(merged, r0, c0, c1) or _spans(upper, lower, c0, c1):
+        return _header_like(lower, below, c0, c1)
+    return (
+        _all_text(lower, c0, c1)
+        and not _all_text(below, c0, c1)
+        and len(_cells(upper, c0, c1)) < len(_cells(lower, c0, c1))
+    )
 
 
 def _groups_above(merged: Merged, r0: int, c0: int, c1: int) -> bool:
@@ -287,7 +290,6 @@ def find_regions(
         ):
             named.append(found_range)
     tables: list[Region] = []
-    continued: set[Region] = set()  # tables made of several blocks (blank rows between)
     for block in _blocks(rows):
         if any(_overlaps(r, *block) for r in regions):
             continue
@@ -299,23 +301,21 @@ def find_regions(
         if (
             not header
             and last is not None
-            and (last.last_row < r0 or (last in continued and last.first_row < r0))
+            and (last.last_row < r0 or (last.continued and last.first_row < r0))
             and not (c1 < last.first_col or c0 > last.last_col)
         ):
             # data again below a table, in its columns: the same table, past a blank row
-            tables[-1] = Region(
-                last.first_row,
-                max(r1, last.last_row),
-                min(last.first_col, c0),
-                max(last.last_col, c1),
-                last.header,
-                last.layout,
+            tables[-1] = replace(
+                last,
+                last_row=max(r1, last.last_row),
+                first_col=min(last.first_col, c0),
+                last_col=max(last.last_col, c1),
+                continued=True,
             )
-            continued.add(tables[-1])
             continue
         tables.append(Region(r0, r1, c0, c1, header, TABLE if header else NO_HEADER))
     for i, t in enumerate(tables):
-        if (not t.header or t in continued) and _key_value(
+        if (not t.header or t.continued) and _key_value(
             rows, t.first_row, t.last_row, t.first_col, t.last_col, bool(t.header)
         ):
             tables[i] = replace(t, header=(), layout=KEY_VALUE)
@@ -336,7 +336,7 @@ def _label(value: Value) -> str:
 def header_names(
     rows: list[list[Value]],
     region: Region,
-    merged: Sequence[tuple[tuple[int, int], tuple[int, int]]] = (),
+    merged: Merged = (),
 ) -> list[str | None]:
     """Each column's name from the header rows (merged cells spread over their columns, two
     header rows joined with a space), None where the header is blank."""

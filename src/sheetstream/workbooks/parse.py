@@ -34,6 +34,7 @@ __all__ = [
     "parse_workbook",
     "remove_outputs",
     "run_worker",
+    "start_cold",
     "start_worker",
     "worker_args",
 ]
@@ -230,13 +231,8 @@ def _first_line(
             else:
                 errors = (errors + chunk)[-_STDERR_KEPT:]
     first, newline, _ = head.partition(b"\n")
-    if not newline:
-        return head, errors, None
-    try:
-        found = json.loads(first)
-    except ValueError:
-        return head, errors, None
-    if isinstance(found, dict) and "sheets" in found and "error" not in found:
+    found = _last_json_line(first) if newline else None
+    if found is not None and "sheets" in found and "error" not in found:
         return head, errors, found
     return head, errors, None
 
@@ -270,9 +266,13 @@ def parse_workbook(
     :class:`.parse_pool.ParsePool` has them started ahead). Raises :class:`WorkbookRejected`
     when inspection refuses the file, :class:`WorkbookUnreadable` when it cannot be read."""
     job = worker_args(src, fmt, dest_db, limits, inspect_limits)
+    return run_worker(start_cold(limits, job, dest_db), None, dest_db, limits)
+
+
+def start_cold(limits: ParseLimits, job: list[str], dest_db: Path) -> subprocess.Popen[bytes]:
+    """A worker started with its job (none was warm)."""
     try:
-        proc = start_worker(limits, job)
+        return start_worker(limits, job)
     except OSError as exc:
         remove_outputs(dest_db)
         raise WorkbookUnreadable(f"the reader could not be started ({exc})") from None
-    return run_worker(proc, None, dest_db, limits)

@@ -20,9 +20,8 @@ from typing import Any
 from sheetstream.workbooks.inspect import InspectLimits
 from sheetstream.workbooks.parse import (
     ParseLimits,
-    WorkbookUnreadable,
-    remove_outputs,
     run_worker,
+    start_cold,
     start_worker,
     worker_args,
 )
@@ -98,11 +97,7 @@ class ParsePool:
         if proc is not None:
             self.start()  # the next one warms up while this one parses
             return run_worker(proc, job, dest_db, limits)
-        try:
-            proc = start_worker(limits, job)
-        except OSError as exc:
-            remove_outputs(dest_db)
-            raise WorkbookUnreadable(f"the reader could not be started ({exc})") from None
+        proc = start_cold(limits, job, dest_db)
         with self._lock:
             self.started += 1
         self.start()

@@ -40,7 +40,7 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from sheetstream.errors import SheetstreamError
-from sheetstream.workbooks.cells import add_cells, cell_parts, create_cells, write_cells
+from sheetstream.workbooks.cells import cell_parts, create_cells, write_cells
 from sheetstream.workbooks.columns import typed_column
 from sheetstream.workbooks.csv_grid import csv_sheet
 from sheetstream.workbooks.encoding import detect_encoding, transcode
@@ -54,7 +54,13 @@ from sheetstream.workbooks.grid import (
 from sheetstream.workbooks.inspect import Format, InspectLimits, WorkbookRejected, inspect
 from sheetstream.workbooks.layout import Region, find_regions, header_names
 from sheetstream.workbooks.names import TableNamer, column_names, table_names
-from sheetstream.workbooks.profile import ROW_COLUMN, SheetInfo, profile_database, quote_ident
+from sheetstream.workbooks.profile import (
+    ROW_COLUMN,
+    SheetInfo,
+    profile_database,
+    quote_ident,
+    quote_literal,
+)
 from sheetstream.workbooks.warm_book import write_warm_book
 from sheetstream.workbooks.xlsx_parts import a1
 
@@ -99,10 +105,8 @@ def _integral_and_dates(
 
 
 def _region_names(sheet: Sheet, regions: list[Region]) -> list[str]:
-    """The raw name of each table to be: the sheet's for its first table (or for the sheet when
-    it has none), then "sheet 2", "sheet 3" …; an Excel Table's own name."""
-    if not regions:
-        return [sheet.name]
+    """The raw name of each table to be: the sheet's for its first table, then "sheet 2",
+    "sheet 3" …; an Excel Table's or a defined name's own name."""
     raw: list[str] = []
     plain = 0
     for region in regions:
@@ -121,17 +125,6 @@ class _Prepared:
     info: SheetInfo
     data: pa.Table
     names: list[str]
-
-
-def _load_region(
-    con: duckdb.DuckDBPyConnection,
-    sheet: Sheet,
-    number: int,
-    region: Region,
-    columns: list[tuple[Value, ...]],
-    table: str,
-) -> SheetInfo:
-    return _write_region(con, _prepare_region(sheet, number, region, columns, table))
 
 
 def _prepare_region(
@@ -244,21 +237,14 @@ def _load_sheets(
     for number, sheet in enumerate(sheets, start=1):
         own = [o for o in list_objects if o.sheet == sheet.name]
         regions = find_regions(sheet.rows, own, sheet.merged, sheet.formulas)
+        if not regions:
+            infos.append(_no_table(con, sheet, number, namer.take(sheet.name)))
         tables = [namer.take(raw) for raw in _region_names(sheet, regions)]
         columns = list(zip(*sheet.rows, strict=True))
-        if not regions:
-            con.execute(f"CREATE TABLE {quote_ident(tables[0])} ({ROW_COLUMN} BIGINT)")
-            layout = "cells only" if sheet.rows else "empty"
-            notes: tuple[str, ...] = ()
-            if sheet.rows:
-                notes = ("No table found on this sheet; its cells are in the cells table.",)
-            infos.append(
-                SheetInfo(sheet.name, tables[0], sheet.hidden, 0, number, layout, "", notes)
-            )
         prepared = [
             _prepare_region(sheet, number, region, columns, table)
-            for region, table in zip(regions, tables[: len(regions)], strict=True)
-        ]  # a sheet without tables has one name, for its empty table
+            for region, table in zip(regions, tables, strict=True)
+        ]
         parts = cell_parts(sheet, columns)
         # the grid is held as Python objects, its tables and cells now as Arrow: let it go
         # before DuckDB writes them (it is the larger by far)
@@ -274,8 +260,14 @@ def _load_sheets(
     return infos, count
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _no_table(con: duckdb.DuckDBPyConnection, sheet: Sheet, number: int, table: str) -> SheetInfo:
+    """A sheet where no table was found: an empty table of its name, and a note."""
+    con.execute(f"CREATE TABLE {quote_ident(table)} ({ROW_COLUMN} BIGINT)")
+    layout = "cells only" if sheet.rows else "empty"
+    notes: tuple[str, ...] = ()
+    if sheet.rows:
+        notes = ("No table found on this sheet; its cells are in the cells table.",)
+    return SheetInfo(sheet.name, table, sheet.hidden, 0, number, layout, "", notes)
 
 
 def _as_utf8(src: Path, scratch: Path) -> Path:
@@ -327,7 +319,7 @@ def parse_to_duckdb(
         con.execute(f"SET memory_limit = '{max(64, memory_mb // 4)}MiB'")
         threads = max(1, min(4, os.cpu_count() or 1, memory_mb // 1024))
         con.execute(f"SET threads = {threads}")
-    con.execute(f"ATTACH {_sql_str(str(dest))} AS book")
+    con.execute(f"ATTACH {quote_literal(str(dest))} AS book")
     con.execute("USE book")
     try:
         if fmt == "csv":
@@ -374,17 +366,10 @@ def _warm_grid(con: duckdb.DuckDBPyConnection) -> None:
         ["a", 1.5, dt.date(2024, 1, 1), dt.time(9, 30), dt.timedelta(hours=30), True],
         ["b", 2.0, dt.datetime(2024, 1, 2, 8), dt.time(10), dt.timedelta(0), False],
     ]
-    sheet = Sheet("warm", False, rows)
     con.execute("ATTACH ':memory:' AS warm")
     con.execute("USE warm")
     try:
-        columns = list(zip(*rows, strict=True))
-        infos = [
-            _load_region(con, sheet, 1, region, columns, f"t{i}")
-            for i, region in enumerate(find_regions(rows))
-        ]
-        create_cells(con)
-        profile_database(con, infos, add_cells(con, sheet, columns))
+        profile_database(con, *_load_sheets(con, [], iter([Sheet("warm", False, rows)])))
     finally:
         con.execute("USE memory")
         con.execute("DETACH warm")

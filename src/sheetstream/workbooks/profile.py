@@ -43,6 +43,11 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def json_safe(value: object) -> object:
     """Dates as ISO strings, Decimal as int/float, NaN/inf as None, other oddities as str."""
     if value is None or isinstance(value, bool | int | str):
