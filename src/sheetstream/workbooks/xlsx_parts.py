@@ -13,9 +13,10 @@ import html
 import posixpath
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = ["Extras", "a1", "parse_a1", "read_extras", "sheet_parts", "shift_formula"]
 
@@ -205,19 +206,22 @@ def _read_part(zf: zipfile.ZipFile, part: str) -> Extras:
     return extras
 
 
-def defined_ranges(path: Path) -> list[tuple[str, str, tuple[int, int], tuple[int, int]]]:
+Area = tuple[str, str, tuple[int, int], tuple[int, int]]
+T = TypeVar("T")
+
+
+def defined_ranges(path: Path) -> list[Area]:
     """The workbook's defined names that name one rectangle of one sheet: (name, sheet,
     first cell, last cell), 0-based. Excel's own names (print areas, filters: `_xlnm.`),
     hidden names, names of one sheet's scope and formulas are left out."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = {n.lower(): n for n in zf.namelist()}
-            workbook = names.get("xl/workbook.xml")
-            if workbook is None:
-                return []
-            text = zf.read(workbook)
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+    return _in_package(path, _defined_ranges, [])
+
+
+def _defined_ranges(zf: zipfile.ZipFile) -> list[Area]:
+    workbook = {n.lower(): n for n in zf.namelist()}.get("xl/workbook.xml")
+    if workbook is None:
         return []
+    text = zf.read(workbook)
     out = []
     for m in _DEFINED.finditer(text):
         attrs = _attrs(m.group(1))
@@ -240,17 +244,19 @@ def defined_ranges(path: Path) -> list[tuple[str, str, tuple[int, int], tuple[in
 
 def sheet_parts(path: Path) -> dict[str, str]:
     """Sheet name → its worksheet part in the package (nothing for a package not read)."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return _sheet_parts(zf)
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return {}
+    return _in_package(path, _sheet_parts, {})
 
 
 def read_extras(path: Path, part: str) -> Extras:
     """The error cells and formulas of one worksheet part (none when it cannot be read)."""
+    return _in_package(path, lambda zf: _read_part(zf, part), Extras())
+
+
+def _in_package(path: Path, read: Callable[[zipfile.ZipFile], T], unread: T) -> T:
+    """What ``read`` finds in the package at ``path``, or ``unread`` when it cannot be read
+    (calamine has read it already: what is missing here is extra, not the cells)."""
     try:
         with zipfile.ZipFile(path) as zf:
-            return _read_part(zf, part)
+            return read(zf)
     except (zipfile.BadZipFile, OSError, ValueError, KeyError):
-        return Extras()
+        return unread
