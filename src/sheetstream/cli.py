@@ -34,14 +34,22 @@ def main(argv: list[str] | None = None) -> int:
         help="processes serving the one port (default 1); more than 1 needs "
         "SHEETSTREAM_BROKER_URL=redis://...",
     )
-    bench = commands.add_parser("bench", help="measure streaming against a naive endpoint")
+    bench = commands.add_parser(
+        "bench", help="measure streaming against a naive endpoint and the raw websockets floor"
+    )
     bench.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     bench.add_argument("--output", help="write the JSON report to this file")
     bench.add_argument(
+        "--plots",
+        metavar="DIR",
+        help="draw the charts (SVG) into DIR: tokens/s per round, the latency CDF, RSS "
+        "against idle connections (needs matplotlib: pip install 'sheetstream[bench]')",
+    )
+    bench.add_argument(
         "--scenarios",
         metavar="NAME[,NAME]",
-        help="scenarios to run, of throughput, latency, idle_memory, fleet "
-        "(default: throughput,latency,idle_memory)",
+        help="scenarios to run, of throughput, latency, pace, idle_memory, fleet "
+        "(default: throughput,latency,pace,idle_memory)",
     )
     bench.add_argument(
         "--fleet",
@@ -86,6 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         fleet_sizes = FLEET_QUICK if args.quick else FLEET_FULL
         if args.fleet_sessions is not None:
             fleet_sizes = dataclasses.replace(fleet_sizes, sessions=args.fleet_sessions)
-        return bench_main(args.quick, args.output, scenarios, fleet_sizes)
+        return bench_main(args.quick, args.output, scenarios, fleet_sizes, args.plots)
     parser.print_help(sys.stderr)
     return 2

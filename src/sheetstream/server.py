@@ -1,6 +1,9 @@
 """Running the app under uvicorn with sheetstream's WebSocket settings.
 
-The WebSocket protocol class is uvicorn's Sans-I/O one with four changes: shutdown closes
+The WebSocket protocol class is uvicorn's Sans-I/O one with five changes. It offers the app
+a direct write (`WRITE_TEXT_EXTENSION` in the scope's extensions): a text frame written to
+the transport in the caller's step, without an ASGI message, while the transport takes it;
+the chat writer sends every frame of a reader who keeps up this way. Shutdown closes
 clients with 1001 (going away: reconnect and resume) instead of 1012; a close asked for while
 the peer has stopped reading aborts the transport instead of waiting for a drain that will
 never come (the slow-consumer policy depends on it); a policy close (1008) waits one second,
@@ -17,11 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import struct
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from sheetstream.access import redact_tokens
@@ -67,6 +73,18 @@ POLICY_CLOSE_TIMEOUT_S = 1.0
 _SHORT_CLOSE = frozenset({CloseCode.POLICY_VIOLATION})
 
 
+WRITE_TEXT_EXTENSION = "sheetstream.write_text"
+
+
+def text_frame_header(size: int) -> bytes:
+    """The header of an unfragmented, unmasked text frame (a server's) of `size` bytes."""
+    if size < 126:
+        return bytes((0x81, size))
+    if size < 65536:
+        return struct.pack("!BBH", 0x81, 126, size)
+    return struct.pack("!BBQ", 0x81, 127, size)
+
+
 class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,6 +93,30 @@ class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
             max_size=self.config.ws_max_size,
             logger=self.conn.logger,
         )
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        self.scope["extensions"][WRITE_TEXT_EXTENSION] = self.write_text_now  # type: ignore[assignment]
+
+    def write_text_now(self, text: str) -> bool:
+        """Write a text frame now; False (nothing written) while the transport pushes back,
+        before the handshake, or once the connection is closing: send it the ASGI way then."""
+        if (
+            self.close_sent
+            or not self.writable.is_set()
+            or self.conn.state is not State.OPEN
+            or not self.handshake_complete
+            or self.initial_response is not None
+            or self.transport.is_closing()
+        ):
+            return False
+        data = text.encode()
+        if self.conn.extensions:  # compressed: the frame is the extension's to make
+            self.conn.send_text(data)
+            self.transport.write(b"".join(self.conn.data_to_send()))
+        else:
+            self.transport.write(text_frame_header(len(data)) + data)
+        return True
 
     def shutdown(self) -> None:
         if self.handshake_complete and not self.close_sent:
@@ -169,13 +211,17 @@ def serve(settings: Settings) -> None:
 
 def run_server(server: uvicorn.Server, settings: Settings) -> None:
     """Run `server` to its end on the event loop the settings name."""
-    factory = None
+    with asyncio.Runner(loop_factory=loop_factory(settings)) as runner:
+        runner.run(server.serve())
+
+
+def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """What makes the event loop `SHEETSTREAM_EVENT_LOOP` names; None: asyncio's own."""
     if settings.event_loop == "uvloop":
         import uvloop
 
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(server.serve())
+        return uvloop.new_event_loop
+    return None
 
 
 # --- several worker processes on one port

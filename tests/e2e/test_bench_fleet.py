@@ -29,7 +29,7 @@ TINY = FleetSizes(
 
 
 def test_scenarios_default_to_the_single_server_ones_and_fleet_is_asked_for() -> None:
-    assert run.chosen() == ("throughput", "latency", "idle_memory")
+    assert run.chosen() == ("throughput", "latency", "pace", "idle_memory")
     assert run.chosen(with_fleet=True)[-1] == "fleet"
     assert run.chosen("fleet,latency") == ("latency", "fleet")
     with pytest.raises(ValueError, match="nope"):

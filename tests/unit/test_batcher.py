@@ -69,6 +69,38 @@ def test_chunks_concatenate_to_the_output_byte_for_byte(
         assert position in confirmed
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    split=token_splits(),
+    mode=st.sampled_from(MODES),
+    runs=st.lists(st.integers(1, 5), min_size=1, max_size=20),
+    demands=st.lists(st.sampled_from(DEMANDS), min_size=1, max_size=20),
+    max_tokens=st.integers(1, 6),
+)
+def test_a_run_of_tokens_cuts_as_the_same_tokens_added_one_by_one(
+    split: tuple[str, list[str]],
+    mode: StreamingMode,
+    runs: list[int],
+    demands: list[Demand],
+    max_tokens: int,
+) -> None:
+    _, tokens = split
+    one, many = (Batcher(scanner_for(mode), max_tokens, 0.025) for _ in range(2))
+    position, step = 0, 0
+    while position < len(tokens):
+        run = tokens[position : position + runs[step % len(runs)]]
+        position += len(run)
+        now = step * 0.01
+        for token in run:
+            one.add(token, now)
+        many.add_many(run, now)
+        demand = demands[step % len(demands)]
+        assert one.pending_tokens == many.pending_tokens
+        assert one.take(demand, now) == many.take(demand, now)
+        step += 1
+    assert one.drain() == many.drain()
+
+
 def test_idle_reader_gets_the_first_token_at_once() -> None:
     batcher = Batcher(None, max_tokens=4, max_delay_s=0.025)
     batcher.add("Hello", 0.0)

@@ -23,13 +23,20 @@ class FakeClock:
 
 
 class GatedSink:
-    """A peer whose reads we control: each send waits until the test opens the gate."""
+    """A peer whose reads we control: while the gate is shut nothing is written at once, and
+    each send waits until the test opens it."""
 
     def __init__(self) -> None:
         self.frames: list[dict] = []
         self.gate = asyncio.Event()
         self.gate.set()
         self.closed_with: tuple[int, str] | None = None
+
+    def write_now(self, text: str) -> bool:
+        if not self.gate.is_set():  # like a socket that pushes back
+            return False
+        self.frames.append(orjson.loads(text))
+        return True
 
     async def send_text(self, text: str) -> None:
         await self.gate.wait()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sheetstream.errors import LLMUnavailable
-from sheetstream.llm.base import ChatMessage, GenerationOptions
+from sheetstream.llm.base import ChatMessage, GenerationOptions, TokenRun
 from sheetstream.llm.synthetic import SyntheticModel
 from sheetstream.settings import Settings
 
@@ -29,8 +29,11 @@ TRICKY = (
 )
 
 
-async def collect(stream: AsyncGenerator[str, None]) -> list[str]:
-    return [token async for token in stream]
+async def collect(stream: AsyncGenerator[str | TokenRun, None]) -> list[str]:
+    """The tokens, whether they came one at a time or in runs."""
+    return [
+        token async for item in stream for token in ((item,) if isinstance(item, str) else item)
+    ]
 
 
 async def loaded(**settings: Any) -> SyntheticModel:
@@ -115,7 +118,11 @@ async def test_rate_paces_the_kth_token_to_k_over_rate_seconds() -> None:
     loop = asyncio.get_running_loop()
 
     before = loop.time()  # the stream starts at the first __anext__, which is later
-    arrivals = [loop.time() async for _ in model.stream(QUESTION, GenerationOptions(100))]
+    arrivals = [
+        loop.time()
+        async for item in model.stream(QUESTION, GenerationOptions(100))
+        for _ in ((item,) if isinstance(item, str) else item)  # a run: all of it due by now
+    ]
 
     assert len(arrivals) == 30
     for k, arrived in enumerate(arrivals, start=1):
@@ -129,12 +136,19 @@ async def test_a_late_loop_gets_overdue_tokens_without_waiting() -> None:
 
     time.sleep(0.25)  # noqa: ASYNC251 - blocking the loop on purpose: tokens 2..26 come due
 
-    for _ in range(10):
-        step = stream.__anext__()
-        # A coroutine that finishes on its first step did not sleep.
-        with pytest.raises(StopIteration):
-            step.send(None)
+    step = stream.__anext__()
+    # A coroutine that finishes on its first step did not sleep: the overdue tokens, in one run.
+    with pytest.raises(StopIteration) as done:
+        step.send(None)
+    run = done.value.value
+    assert isinstance(run, tuple) and len(run) >= 25
     await stream.aclose()
+
+
+async def test_rate_zero_hands_over_runs_one_turn_each() -> None:
+    model = await loaded(synthetic_tokens=100)
+    items = [item async for item in model.stream(QUESTION, GenerationOptions(max_tokens=100))]
+    assert [len(item) for item in items] == [32, 32, 32, 4]
 
 
 async def test_rate_zero_lets_other_tasks_run() -> None:
@@ -151,8 +165,8 @@ async def test_rate_zero_lets_other_tasks_run() -> None:
     await asyncio.sleep(0)
     turns = 0
     tokens = 0
-    async for _ in model.stream(QUESTION, GenerationOptions(max_tokens=2000)):
-        tokens += 1
+    async for run in model.stream(QUESTION, GenerationOptions(max_tokens=2000)):
+        tokens += len(run)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -63,10 +63,11 @@ def create_naive_app(settings: Settings) -> FastAPI:
                 await websocket.send_text(orjson.dumps(start).decode())
                 seq = 0
                 messages = [ChatMessage("user", str(frame.get("content", "")))]
-                async for token in model.stream(messages, options):
-                    seq += 1
-                    chunk = {"type": "chunk", "seq": seq, "text": token, "tokens": 1}
-                    await websocket.send_text(orjson.dumps(chunk).decode())
+                async for item in model.stream(messages, options):
+                    for token in (item,) if isinstance(item, str) else item:
+                        seq += 1
+                        chunk = {"type": "chunk", "seq": seq, "text": token, "tokens": 1}
+                        await websocket.send_text(orjson.dumps(chunk).decode())
                 end = {
                     "type": "end",
                     "stream_id": stream_id,

@@ -1,7 +1,7 @@
-"""`sheetstream bench [--quick] [--output FILE] [--scenarios NAME,...] [--fleet]`: run the
-scenarios, print the table, save JSON.
+"""`sheetstream bench [--quick] [--output FILE] [--plots DIR] [--scenarios NAME,...] [--fleet]`:
+run the scenarios, print the table, save JSON, draw the charts.
 
-By default the three single-server scenarios run (throughput, latency, idle_memory); the
+By default the single-server scenarios run (throughput, latency, pace, idle_memory); the
 fleet scenario (bench/fleet.py) needs a Redis and runs only when named or with `--fleet`.
 
 A benchmark, not a test: nothing here judges the numbers. The exit status is 1 only when
@@ -25,12 +25,14 @@ import orjson
 
 from sheetstream.bench import report as reporting
 from sheetstream.bench.fleet import FLEET_FULL, FLEET_QUICK, FleetSizes, fleet
+from sheetstream.bench.progress import Bars
 from sheetstream.bench.scenarios import FULL, QUICK, Sizes, idle_memory, latency, throughput
+from sheetstream.bench.servers import SERVER_KINDS
 
 # Every connection is a socket in the server and one in a load worker; leave room for the rest.
 _FD_HEADROOM = 1024
 
-DEFAULT_SCENARIOS = ("throughput", "latency", "idle_memory")
+DEFAULT_SCENARIOS = ("throughput", "latency", "pace", "idle_memory")
 SCENARIOS = (*DEFAULT_SCENARIOS, "fleet")
 
 
@@ -59,10 +61,14 @@ def main(
     output: str | None = None,
     scenarios: tuple[str, ...] = DEFAULT_SCENARIOS,
     fleet_sizes: FleetSizes | None = None,
+    plots: str | None = None,
+    sizes: Sizes | None = None,
 ) -> int:
-    sizes = QUICK if quick else FULL
+    sizes = sizes or (QUICK if quick else FULL)
     fleet_sizes = fleet_sizes or (FLEET_QUICK if quick else FLEET_FULL)
-    wanted = max(sizes.idle_connections, sizes.latency_clients, 2 * fleet_sizes.sessions)
+    wanted = max(
+        sizes.idle_connections, sizes.latency_clients, sizes.pace_clients, 2 * fleet_sizes.sessions
+    )
     fd_limit = _raise_fd_limit(wanted + _FD_HEADROOM)
     started = time.monotonic()
     report: dict[str, Any] = {
@@ -80,21 +86,29 @@ def main(
     }
     if "fleet" in scenarios:
         report["fleet_sizes"] = fleet_sizes.to_json()
+    bars = Bars()
     runners: dict[str, Callable[[Path], dict[str, Any]]] = {
-        "throughput": lambda tmp: throughput(sizes, tmp, _progress),
-        "latency": lambda tmp: latency(sizes, tmp, _progress),
-        "idle_memory": lambda tmp: idle_memory(sizes, tmp, _progress),
-        "fleet": lambda tmp: fleet(fleet_sizes, tmp, _progress),
+        "throughput": lambda tmp: throughput(sizes, tmp, bars.step),
+        "latency": lambda tmp: latency(sizes, tmp, bars.step),
+        "pace": lambda tmp: latency(sizes, tmp, bars.step, "pace"),
+        "idle_memory": lambda tmp: idle_memory(sizes, tmp, bars.step),
+        "fleet": lambda tmp: fleet(fleet_sizes, tmp, bars.step),
+    }
+    steps = {  # one step per server per round; the fleet scenario's are its own
+        "throughput": sizes.rounds * len(SERVER_KINDS),
+        "latency": sizes.rounds * len(SERVER_KINDS),
+        "pace": sizes.rounds * len(SERVER_KINDS),
+        "idle_memory": sizes.idle_rounds * len(SERVER_KINDS),
     }
     with tempfile.TemporaryDirectory(prefix="sheetstream-bench-") as tmp:
         for name in scenarios:
-            _progress(f"{name}: starting")
-            try:
-                report["scenarios"][name] = runners[name](Path(tmp))
-            except Exception as exc:
-                _progress(f"{name}: failed: {exc}")
-                traceback.print_exc(file=sys.stderr)
-                report["failures"].append({"scenario": name, "error": f"{exc}"[:2000]})
+            with bars.scenario(name, steps.get(name)):
+                try:
+                    report["scenarios"][name] = runners[name](Path(tmp))
+                except Exception as exc:
+                    bars.note(f"{name}: failed: {exc}")
+                    traceback.print_exc(file=sys.stderr)
+                    report["failures"].append({"scenario": name, "error": f"{exc}"[:2000]})
     report["duration_s"] = round(time.monotonic() - started, 1)
     report["errors"] = sum(_errors(scenario) for scenario in report["scenarios"].values())
     report["aims"] = reporting.aims(report)
@@ -102,6 +116,11 @@ def main(
     if output:
         Path(output).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
         print(f"\nJSON report: {output}")
+    if plots:
+        from sheetstream.bench.plots import draw
+
+        for path in draw(report, Path(plots)):
+            print(f"chart: {path}")
     return 1 if report["errors"] or report["failures"] else 0
 
 
@@ -118,7 +137,10 @@ def _raise_fd_limit(wanted: int) -> dict[str, int]:
         new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
         if new < wanted:
-            _progress(f"open-files limit {new} is below the {wanted} this run wants")
+            print(
+                f"[bench] open-files limit {new} is below the {wanted} this run wants",
+                file=sys.stderr,
+            )
         soft = new
     return {"soft": soft, "hard": hard}
 
@@ -147,9 +169,7 @@ def _servers() -> dict[str, str]:
         "sheetstream": "python -m sheetstream serve (SHEETSTREAM_MODEL=synthetic, temp DATA_DIR)",
         "naive": "python -m sheetstream.bench.naive: one frame per token, each send awaited, "
         "built with sheetstream.server.uvicorn_config(settings, app=naive_app)",
-        "log_level": "warning (both)",
+        "raw": "python -m sheetstream.bench.raw: the websockets library's own server, up to 4 "
+        "pre-escaped tokens per frame, nothing else",
+        "log_level": "warning (all)",
     }
-
-
-def _progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)

@@ -1,4 +1,4 @@
-"""The two servers under test, each in its own process on a free loopback port."""
+"""The three servers under test, each in its own process on a free loopback port."""
 
 from __future__ import annotations
 
@@ -18,10 +18,19 @@ from typing import Any, Literal
 import orjson
 import psutil
 
-ServerKind = Literal["sheetstream", "naive"]
-SERVER_KINDS: tuple[ServerKind, ...] = ("sheetstream", "naive")
+ServerKind = Literal["sheetstream", "naive", "raw"]
+SERVER_KINDS: tuple[ServerKind, ...] = ("sheetstream", "naive", "raw")
 HOST = "127.0.0.1"
-_READY_PATH: dict[ServerKind, str] = {"sheetstream": "/readyz", "naive": "/healthz"}
+_READY_PATH: dict[ServerKind, str] = {
+    "sheetstream": "/readyz",
+    "naive": "/healthz",
+    "raw": "/healthz",
+}
+_MODULE: dict[ServerKind, str] = {
+    "sheetstream": "sheetstream",
+    "naive": "sheetstream.bench.naive",
+    "raw": "sheetstream.bench.raw",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +125,10 @@ class Server(ServerProcess):
         data_dir = workdir / f"{kind}-{self.port}"
         data_dir.mkdir(parents=True)
         self.log_path = data_dir / "server.log"
+        command = [sys.executable, "-m", _MODULE[kind]]
         if kind == "sheetstream":
-            command = [sys.executable, "-m", "sheetstream", "serve", "--port", str(self.port)]
-        else:
-            command = [sys.executable, "-m", "sheetstream.bench.naive", "--port", str(self.port)]
+            command.append("serve")
+        command += ["--port", str(self.port)]
         self._spawn(command, server_env(self.port, pace, data_dir))
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
@@ -148,7 +157,7 @@ class Server(ServerProcess):
         return int(self.process.memory_info().rss)
 
     def performance(self) -> dict[str, Any] | None:
-        """sheetstream's `/api/websocket/performance`; None for the naive server."""
+        """sheetstream's `/api/websocket/performance`; None for the other servers."""
         if self.kind != "sheetstream":
             return None
         url = self.http_url("/api/websocket/performance")
@@ -159,7 +168,7 @@ class Server(ServerProcess):
 
 @contextlib.contextmanager
 def running_servers(pace: ModelPace, workdir: Path) -> Iterator[dict[ServerKind, Server]]:
-    """Start both servers at once, wait until both are ready, stop both on the way out."""
+    """Start every server at once, wait until all are ready, stop them on the way out."""
     servers: dict[ServerKind, Server] = {}
     try:
         for kind in SERVER_KINDS:

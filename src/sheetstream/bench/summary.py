@@ -17,6 +17,15 @@ def percentile(samples: Sequence[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
+def quantiles(samples: Sequence[float], qs: Sequence[float]) -> list[list[float]]:
+    """[q, nearest-rank percentile q] for each of `qs`, the samples sorted once."""
+    if not samples:
+        return []
+    ordered = sorted(samples)
+    n = len(ordered)
+    return [[q, round(ordered[max(1, math.ceil(q / 100 * n)) - 1], 3)] for q in qs]
+
+
 def summarize(values: Sequence[float | None]) -> dict[str, Any]:
     """Median, min, max and spread (max − min, as % of the median) of per-round values."""
     present = [v for v in values if v is not None]

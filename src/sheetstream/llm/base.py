@@ -33,10 +33,16 @@ class GenerationOptions:
     tools: tuple[dict[str, Any], ...] = ()  # OpenAI-style function specs, for models that call
 
 
+# Several tokens handed over at once, in order: what a model that has more than one ready
+# yields (a burst read from a server, a queue drained), so they cost one step, not one each.
+TokenRun = tuple[str, ...]
+
+
 class Model(Protocol):
     """A streaming chat model.
 
-    `stream` yields the answer one token (a piece of text) at a time. Closing the iterator
+    `stream` yields the answer one token (a piece of text) at a time, or a `TokenRun` of the
+    tokens it has ready at once. Closing the iterator
     early (`aclose`, or cancelling the task that iterates it) must stop the generation itself,
     not only the delivery. Errors are raised as `LLMUnavailable` or `LLMTimeout`.
     """
@@ -53,7 +59,7 @@ class Model(Protocol):
 
     def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
-    ) -> AsyncGenerator[str | ToolCall, None]:
+    ) -> AsyncGenerator[str | TokenRun | ToolCall, None]:
         """Yield the answer's tokens; a model that calls tools yields `ToolCall`s last."""
 
     async def aclose(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sheetstream.errors import LLMUnavailable
-from sheetstream.llm.base import ChatMessage, GenerationOptions
+from sheetstream.llm.base import ChatMessage, GenerationOptions, TokenRun
 
 if TYPE_CHECKING:
     from sheetstream.settings import Settings
@@ -145,7 +145,7 @@ class LlamaCppModel:
 
     async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
-    ) -> AsyncGenerator[str, None]:
+    ) -> AsyncGenerator[str | TokenRun, None]:
         """Yield tokens from a worker thread; stopping early stops the worker between tokens."""
         if self._llama is None:
             raise LLMUnavailable("The embedded model is not loaded; call load() first.")
@@ -194,12 +194,17 @@ class LlamaCppModel:
             raise
         try:
             while True:
-                item = await queue.get()
-                if isinstance(item, _Done):
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+                items = [await queue.get()]
+                while not queue.empty():  # what the thread made while the loop was busy
+                    items.append(queue.get_nowait())
+                tokens = tuple(item for item in items if isinstance(item, str))
+                if tokens:  # a token came alone, or several in one run
+                    yield tokens[0] if len(tokens) == 1 else tokens
+                for item in items:  # an end or an error comes after the thread's last token
+                    if isinstance(item, _Done):
+                        return
+                    if isinstance(item, BaseException):
+                        raise item
         finally:
             # Runs on normal end, error, aclose() and task cancellation alike.
             stop.set()

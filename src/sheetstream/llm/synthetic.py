@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sheetstream.errors import LLMUnavailable
-from sheetstream.llm.base import ChatMessage, GenerationOptions
+from sheetstream.llm.base import ChatMessage, GenerationOptions, TokenRun
 
 if TYPE_CHECKING:
     from sheetstream.settings import Settings
@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 # Leading whitespace belongs to the word after it; trailing whitespace is its own token.
 _WORD = re.compile(r"\s*\S+|\s+")
 _MAX_PIECE_CHARS = 8
-# At rate 0 the stream would never suspend; yielding to the loop this often keeps it fair.
-_YIELD_EVERY = 32
+# At rate 0 the tokens go in runs of this many, each run a turn on the loop: that keeps it
+# fair to the other streams, and the run is what a fast model hands over at once.
+_RUN = 32
 
 _SENTENCES = (
     "The workbook has 12 sheets and the largest one holds 4,096 rows.",
@@ -119,28 +120,39 @@ class SyntheticModel:
 
     async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
-    ) -> AsyncGenerator[str, None]:
-        """Yield the canned tokens; at rate R the k-th is due k/R s after the first request."""
+    ) -> AsyncGenerator[str | TokenRun, None]:
+        """Yield the canned tokens; at rate R the k-th is due k/R s after the first request.
+
+        At rate 0 they come in runs of 32, one run per turn on the loop. At rate R each
+        token comes alone when it is due; a loop that was late gets every overdue one in
+        one run."""
         if self._tokens is None:
             raise LLMUnavailable("The synthetic model is not loaded; call load() first.")
         tokens = self._tokens[: max(0, options.max_tokens)]
         if self._rate == 0:
-            for index, token in enumerate(tokens, start=1):
-                yield token
-                if index % _YIELD_EVERY == 0:
+            for start in range(0, len(tokens), _RUN):
+                if start:
                     await asyncio.sleep(0)
+                yield tokens[start : start + _RUN]
             return
         loop = asyncio.get_running_loop()
         started = loop.time()
         interval = 1.0 / self._rate
-        for index, token in enumerate(tokens, start=1):
+        index = 0
+        while index < len(tokens):
             # Deadlines come from the start time, not the previous token, so lateness never
-            # accumulates: a late loop gets every overdue token at once. Re-checking the clock
-            # guards against timers that fire a hair early (uvloop rounds them to 1 ms).
-            due = started + index * interval
+            # accumulates. Re-checking the clock guards against timers that fire a hair early
+            # (uvloop rounds them to 1 ms).
+            due = started + (index + 1) * interval
             while (now := loop.time()) < due:  # noqa: ASYNC110 - a deadline, not a poll
                 await asyncio.sleep(due - now)
-            yield token
+            overdue = min(len(tokens), int((now - started) / interval))  # tokens due by now
+            if overdue <= index + 1:
+                yield tokens[index]
+                index += 1
+            else:
+                yield tokens[index:overdue]
+                index = overdue
 
     async def aclose(self) -> None:
         self._tokens = None

@@ -21,6 +21,7 @@ from sheetstream.origins import handshake_origin_allowed
 from sheetstream.protocol import CloseCode, close_reason, is_valid_session_id
 from sheetstream.routes.admin import serve_admin
 from sheetstream.routes.auth import handshake_token
+from sheetstream.server import WRITE_TEXT_EXTENSION
 from sheetstream.streaming.chat import ChatService
 from sheetstream.streaming.connection import SinkClosed
 
@@ -35,12 +36,22 @@ RESERVED_PATHS = frozenset({"/ws/admin", "/ws/echo"})
 
 
 class ASGISink:
-    """The connection's writer sends through this; peer errors become `SinkClosed`."""
+    """The connection's frames go through this; peer errors become `SinkClosed`.
 
-    __slots__ = ("_send",)
+    `write_now` is the WebSocket protocol's own direct write (`server.WRITE_TEXT_EXTENSION`)
+    when the server offers it: a frame written in the caller's step, with no ASGI message.
+    """
 
-    def __init__(self, send: Send) -> None:
+    __slots__ = ("_send", "_write")
+
+    def __init__(self, send: Send, scope: Scope | None = None) -> None:
         self._send = send
+        extensions = (scope or {}).get("extensions") or {}
+        self._write = extensions.get(WRITE_TEXT_EXTENSION)
+
+    def write_now(self, text: str) -> bool:
+        write = self._write
+        return write is not None and bool(write(text))
 
     async def send_text(self, text: str) -> None:
         try:
@@ -142,7 +153,7 @@ async def serve_chat(
         await send({"type": "websocket.close", "code": CloseCode.POLICY_VIOLATION})  # HTTP 403
         return
     await send({"type": "websocket.accept"})
-    sink = ASGISink(send)
+    sink = ASGISink(send, scope)
     if session_id is not None and not is_valid_session_id(session_id):
         await sink.close(
             CloseCode.POLICY_VIOLATION,

@@ -14,8 +14,10 @@ length, however long the text waits for a boundary.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from itertools import accumulate, islice, repeat
 
 from sheetstream.streaming.segmenters import Scanner
 
@@ -65,6 +67,18 @@ class Batcher:
         self._times.append(now)
         if self._scanner is not None:
             self._scanner.feed(token)
+
+    def add_many(self, tokens: Sequence[str], now: float) -> None:
+        """`add` for each of `tokens`, arrived together at `now`."""
+        parts = [token for token in tokens if token]
+        if not parts:
+            return
+        self._parts.extend(parts)
+        self._ends.extend(islice(accumulate(map(len, parts), initial=self._added), 1, None))
+        self._added = self._ends[-1]
+        self._times.extend(repeat(now, len(parts)))
+        if self._scanner is not None:
+            self._scanner.feed("".join(parts))  # a scanner's boundaries do not depend on splits
 
     def deadline(self) -> float | None:
         """When the oldest pending token has waited `max_delay`; None when nothing waits."""

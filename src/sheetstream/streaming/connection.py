@@ -1,5 +1,12 @@
 """One WebSocket connection's delivery side: a bounded queue of control frames, a cursor per
-stream it reads, and the single writer task that sends them in order."""
+stream it reads, and the writing of them in order.
+
+A frame is written the moment it is ready while the socket takes it (`FrameSink.write_now`),
+with no task and no await: that is every frame of a reader who keeps up. Only when the socket
+pushes back does a writer task start, to await the socket for the frames waiting; it ends when
+they are out. While it waits, the streams see the reader as busy and grow their chunks instead
+of queueing (the batcher's policy), and the slow-consumer deadlines watch it.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,10 @@ from sheetstream.streaming.stream import Stream
 
 class FrameSink(Protocol):
     """Where a connection's frames go: the WebSocket, behind the route's adapter."""
+
+    def write_now(self, text: str) -> bool:
+        """Write the frame at once if the socket takes it now; False leaves it unsent."""
+        ...
 
     async def send_text(self, text: str) -> None: ...
 
@@ -79,11 +90,11 @@ class Connection:
         self._stats = stats
         self._limits = limits
         self._clock = clock
-        # a list and a future made only while waiting: an idle connection costs less than
-        # with a deque and an Event (measured by `sheetstream bench`, RSS per idle connection)
+        # a list, and a writer task only while the socket pushes back: an idle connection
+        # costs less (measured by `sheetstream bench`, RSS per idle connection)
         self._control: list[str] = []
         self._cursors: dict[Stream, _Cursor] = {}
-        self._waiter: asyncio.Future[None] | None = None
+        self._started = False
         self._writer: asyncio.Task[None] | None = None
         self._sent: tuple[Stream, int, bool] | None = None  # what the send in flight carries
         self._closing: tuple[int, str] | None = None  # close once the queued frames are out
@@ -106,9 +117,9 @@ class Connection:
         self.wake()
 
     def wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        """Something is ready to send: written now, or by the writer already waiting."""
+        if self._writer is None and self._started and not self.closed:
+            self._flush()
 
     def subscribe(self, stream: Stream, after_seq: int = 0) -> None:
         """Read `stream` from the chunk after `after_seq`: replay first, then live."""
@@ -158,7 +169,9 @@ class Connection:
     # --- the writer
 
     def start(self) -> None:
-        self._writer = asyncio.create_task(self._run(), name=f"writer-{self.connection_id}")
+        """Deliver from now on (frames queued before are sent now)."""
+        self._started = True
+        self.wake()
 
     async def stop(self) -> None:
         """Stop delivering. A connection closing after its queued frames gets up to
@@ -180,34 +193,45 @@ class Connection:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._close_task), CLOSING_GRACE_S)
 
-    async def _run(self) -> None:
-        try:
-            while not self.closed:
-                frame = self._next_frame()
-                if frame is None and self._closing is not None:
-                    self._writer = None  # closing from inside the writer: nothing to cancel
+    def _flush(self) -> None:
+        """Write what is ready while the socket takes it; the first frame it refuses goes to
+        a writer task, which awaits the socket."""
+        while not self.closed:
+            frame = self._next_frame()
+            if frame is None:
+                if self._closing is not None:
                     self.close(*self._closing)
-                    return
+                return
+            if not self._sink.write_now(frame):
+                self._writer = asyncio.create_task(
+                    self._run(frame), name=f"writer-{self.connection_id}"
+                )
+                return
+            self._after_send(frame)
+
+    async def _run(self, frame: str | None) -> None:
+        """Send `frame` and whatever is ready after it, awaiting the socket; end when none is."""
+        try:
+            while frame is not None and not self.closed:
+                self.sending = True
+                self.send_started = self._clock()
+                await self._sink.send_text(frame)
+                self._after_send(frame)
+                frame = self._next_frame()
                 if frame is None:
                     self.sending = False
                     for stream in list(self._cursors):
                         stream.pump()  # idle now: a held-back chunk may go at once
                     frame = self._next_frame()
-                    if frame is None:
-                        self._waiter = asyncio.get_running_loop().create_future()
-                        try:
-                            await self._waiter
-                        finally:
-                            self._waiter = None
-                        continue
-                self.sending = True
-                self.send_started = self._clock()
-                await self._sink.send_text(frame)
-                self._after_send(frame)
+            if self._closing is not None and not self.closed:
+                self._writer = None  # closing from inside the writer: nothing to cancel
+                self.close(*self._closing)
         except SinkClosed:
             self.closed = True
         finally:
             self.sending = False
+            if self._writer is asyncio.current_task():
+                self._writer = None
 
     def _next_frame(self) -> str | None:
         if self._control:

@@ -73,10 +73,13 @@ async def generate(
             calls: list[ToolCall] = []
             async with aclosing(model.stream(conversation, offered)) as tokens:
                 async for token in tokens:
-                    if isinstance(token, ToolCall):
+                    if isinstance(token, str):
+                        stream.add_token(token)
+                    elif isinstance(token, ToolCall):
                         calls.append(token)
                         continue
-                    stream.add_token(token)
+                    else:  # a run of tokens, cut at the answer's limit
+                        stream.add_tokens(token[: options.max_tokens - stream.tokens])
                     if stream.tokens >= options.max_tokens:
                         reason = EndReason.LENGTH
                         break

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sheetstream import protocol
@@ -58,6 +58,7 @@ class Stream:
         self.task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._saturated = False
+        self._flush_due = False
         self.ttft_recorded = False
         # in a fleet: told of each new chunk, preface and end, to write them to the log
         self.on_change: Callable[[Stream], None] | None = None
@@ -92,8 +93,31 @@ class Stream:
             self.first_token_at = now
         self.tokens += 1
         self.batcher.add(token, now)
-        if not self._saturated:  # while every reader is behind, only a reader catching up
-            self.pump()  # (which pumps) can release a chunk: skip the check per token
+        self._cut_soon()
+
+    def add_tokens(self, tokens: Sequence[str]) -> None:
+        """Several tokens the model had ready at once."""
+        if not tokens:
+            return
+        now = self.clock()
+        if self.first_token_at is None:
+            self.first_token_at = now
+        self.tokens += len(tokens)
+        self.batcher.add_many(tokens, now)
+        self._cut_soon()
+
+    def _cut_soon(self) -> None:
+        # The tokens a model hands over in one go are cut together, once the model's turn on
+        # the loop is over: a chunk per turn, not per token, and no later than a task woken
+        # for each would have sent them. While every reader is behind, only a reader catching
+        # up (which pumps) can release a chunk: nothing to schedule.
+        if not self._saturated and not self._flush_due:
+            self._flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        self.pump()
 
     def pump(self) -> None:
         """Cut a chunk if the readers' demand allows; otherwise wake up at the delay deadline."""
@@ -163,8 +187,7 @@ class Stream:
         self.end_published = True
         if not self.gated:
             self.end_ready = True
-        for conn in self.subscribers:
-            conn.wake()
+        self._wake_readers()
         if self.on_change is not None:
             self.on_change(self)
 
@@ -177,8 +200,7 @@ class Stream:
         self.text_parts.append(text)
         self.tokens += tokens
         self.ready_seq = len(self.frames)
-        for conn in self.subscribers:
-            conn.wake()
+        self._wake_readers()
 
     def mirror_end(self, end_frame: str, error_frame: str | None, reason: EndReason) -> None:
         if not self.finished:
@@ -199,16 +221,14 @@ class Stream:
         self.ended_at = self.clock()
         self.end_frame, self.error_frame = end_frame, error_frame
         self.end_published = self.end_ready = True
-        for conn in self.subscribers:
-            conn.wake()
+        self._wake_readers()
 
     def release(self, chunks: int, preface: int, ended: bool) -> None:
         """The relay wrote this much to the log: readers may have it."""
         self.ready_seq = chunks
         self.ready_preface = preface
         self.end_ready = ended
-        for conn in self.subscribers:
-            conn.wake()
+        self._wake_readers()
 
     def subscribe(self, conn: Connection) -> None:
         self.subscribers[conn] = None
@@ -222,8 +242,7 @@ class Stream:
         self.preface.append(frame)
         if not self.gated:
             self.ready_preface = len(self.preface)
-        for conn in self.subscribers:
-            conn.wake()
+        self._wake_readers()
         if self.on_change is not None:
             self.on_change(self)
 
@@ -235,10 +254,14 @@ class Stream:
         self.text_parts.append(piece.text)
         if not self.gated:
             self.ready_seq = seq
-        for conn in self.subscribers:
-            conn.wake()
+        self._wake_readers()
         if self.on_change is not None:
             self.on_change(self)
+
+    def _wake_readers(self) -> None:
+        # over a copy: a reader is written to at once, and one sent its `end` leaves the dict
+        for conn in tuple(self.subscribers):
+            conn.wake()
 
     def _on_timer(self) -> None:
         self._timer = None
