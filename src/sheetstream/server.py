@@ -1,9 +1,13 @@
 """Running the app under uvicorn with sheetstream's WebSocket settings.
 
-The WebSocket protocol class is uvicorn's Sans-I/O one with five changes. It offers the app
+The WebSocket protocol class is uvicorn's Sans-I/O one with six changes. It offers the app
 a direct write (`WRITE_TEXT_EXTENSION` in the scope's extensions): a text frame written to
 the transport in the caller's step, without an ASGI message, while the transport takes it;
-the chat writer sends every frame of a reader who keeps up this way. Shutdown closes
+the chat writer sends every frame of a reader who keeps up this way. It holds less per
+connection: the ASGI messages wait in a list with a future made only while the app waits
+(`_Inbox`, for asyncio's Queue of three deques and an Event), `writable` is a flag whose
+waiters exist only while someone waits (`_Flag`), and the handshake's request headers and
+response are let go once the handshake is answered. Shutdown closes
 clients with 1001 (going away: reconnect and resume) instead of 1012; a close asked for while
 the peer has stopped reading aborts the transport instead of waiting for a drain that will
 never come (the slow-consumer policy depends on it); a policy close (1008) waits one second,
@@ -26,6 +30,7 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -74,6 +79,7 @@ _SHORT_CLOSE = frozenset({CloseCode.POLICY_VIOLATION})
 
 
 WRITE_TEXT_EXTENSION = "sheetstream.write_text"
+_NO_HEADERS = Headers()
 
 
 def text_frame_header(size: int) -> bytes:
@@ -85,6 +91,72 @@ def text_frame_header(size: int) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, size)
 
 
+class _Inbox:
+    """The ASGI messages waiting for the app (uvicorn's `queue`): unbounded, as the Queue it
+    stands for, and read by one task."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+
+class _Flag:
+    """`asyncio.Event`'s interface for uvicorn's `writable`, its waiters made only while a
+    send waits for the transport to drain."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self) -> None:
+        self._value = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        self._value = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        await waiter
+        return True
+
+
 class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -93,10 +165,16 @@ class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
             max_size=self.config.ws_max_size,
             logger=self.conn.logger,
         )
+        self.queue = _Inbox()  # type: ignore[assignment]
+        self.writable = _Flag()  # type: ignore[assignment]
+        self.writable.set()
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         self.scope["extensions"][WRITE_TEXT_EXTENSION] = self.write_text_now  # type: ignore[assignment]
+        # The scope has its own copy of the headers, and the handshake is answered from it:
+        # the request's (which websockets' parser keeps for the connection's life) can go.
+        event.headers = _NO_HEADERS
 
     def write_text_now(self, text: str) -> bool:
         """Write a text frame now; False (nothing written) while the transport pushes back,
@@ -132,6 +210,9 @@ class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: Any) -> None:
         if message["type"] != "websocket.close":
             await super().send(message)
+            if message["type"] == "websocket.accept":
+                # answered: nothing reads the handshake's request or response again
+                self.request = self.response = None  # type: ignore[assignment]
             return
         if self.close_sent or self.transport.is_closing():
             # Closed already (a keepalive timeout, say). If the peer stopped reading, the

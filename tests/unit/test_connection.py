@@ -245,3 +245,49 @@ async def test_tool_and_end_frames_count_in_the_lag_of_a_reader_that_stopped() -
     assert conn.lag_bytes() == 2 * len(tool) + len(stream.end_frame or "")
     registry.enforce(Deadlines(5.0, LIMITS.max_lag_bytes, 0, 0))
     assert conn.closed and stats.slow_consumers == 1
+
+
+async def test_a_reader_who_keeps_up_is_written_to_at_once_with_no_writer_task() -> None:
+    clock, sink = FakeClock(), GatedSink()
+    conn, stream, _ = make(clock, sink)
+    conn.subscribe(stream)
+    conn.start()
+    stream.add_tokens(("a", "b", "c"))  # one turn of the model: one chunk
+    await asyncio.sleep(0)  # the stream cuts once the model's turn is over
+    assert [f["text"] for f in sink.frames] == ["abc"] and sink.frames[0]["tokens"] == 3
+    assert conn._writer is None  # nothing waits: no task per connection
+    stream.finish(EndReason.COMPLETE)
+    assert sink.frames[-1]["type"] == "end"  # written in the same step
+    assert conn not in stream.subscribers  # a reader sent its end leaves the stream
+
+
+async def test_a_writer_task_exists_only_while_the_socket_pushes_back() -> None:
+    clock, sink = FakeClock(), GatedSink()
+    conn, stream, _ = make(clock, sink)
+    conn.subscribe(stream)
+    conn.start()
+    sink.gate.clear()
+    stream.add_token("x")
+    await settle()
+    assert conn._writer is not None and conn.sending
+    sink.gate.set()
+    await settle()
+    assert conn._writer is None and not conn.sending
+    assert [f["text"] for f in sink.frames] == ["x"]
+    await conn.stop()
+
+
+async def test_readers_of_one_stream_all_get_the_end_written_at_once() -> None:
+    clock = FakeClock()
+    sinks = [GatedSink() for _ in range(3)]
+    stats = Stats()
+    stream = Stream("st_1", "ss_1", "r1", StreamingMode.TOKEN_BY_TOKEN, BatchOptions(4, 25), clock)
+    conns = [Connection(f"cn_{i}", "ss_1", s, stats, LIMITS, clock) for i, s in enumerate(sinks)]
+    for conn in conns:
+        conn.subscribe(stream)
+        conn.start()
+    stream.add_token("only")
+    stream.finish(EndReason.COMPLETE)  # each reader leaves the stream as its end is written
+    for sink in sinks:
+        assert [f["type"] for f in sink.frames] == ["chunk", "end"]
+    assert not stream.subscribers

@@ -154,6 +154,7 @@ async def serve_chat(
         return
     await send({"type": "websocket.accept"})
     sink = ASGISink(send, scope)
+    scope["headers"] = ()  # read above, never again: a long-lived connection keeps none
     if session_id is not None and not is_valid_session_id(session_id):
         await sink.close(
             CloseCode.POLICY_VIOLATION,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from typing import TYPE_CHECKING
 
 from sheetstream import protocol
@@ -64,7 +63,7 @@ class Admission:
         # looked up after the awaits: the sweeper may drop an empty session meanwhile
         session = service.registry.session(session_id, owner)
         if created:  # a new conversation: nothing to read back before answering
-            session.history = deque(maxlen=service.settings.history_turns)
+            session.history = ()  # made at its first answer
         conn = Connection(
             new_id("cn"),
             session.session_id,

@@ -238,6 +238,8 @@ class Answers:
             ended=functools.partial(self._ended, stream, owner),
         )
         if stream.reason is not None and stream.text:
+            if not isinstance(session.history, deque):  # a new session's first answer
+                session.history = deque(maxlen=service.settings.history_turns)
             session.history.append((frame.content, stream.text))
 
     def _ended(self, stream: Stream, owner: str, record: MessageRecord) -> None:

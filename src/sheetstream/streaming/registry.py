@@ -30,8 +30,9 @@ class Session:
     owner: str | None = None  # the token's owner; None when the service is open
     connections: dict[Connection, None] = field(default_factory=dict)
     streams: dict[str, Stream] = field(default_factory=dict)
-    # the last (question, answer) turns the prompt uses, loaded on first chat
-    history: deque[tuple[str, str]] | None = None
+    # the last (question, answer) turns the prompt uses, loaded on first chat; a session
+    # just created has none to load: () until its first answer
+    history: deque[tuple[str, str]] | tuple[()] | None = None
     workbook_id: str | None = None  # attached by the last chat that named one
 
     @property
