@@ -42,13 +42,6 @@ _STATUS = {
 }
 
 
-# The collector's thresholds once started: young collections as often as Python's default
-# (each short), a full one a hundred times less often. A full collection walks every object
-# that outlived two young ones, the connections and streams of a busy node: tens of
-# milliseconds with every stream stalled (`sheetstream bench`, the latency scenarios).
-GC_THRESHOLDS = (700, 10, 1000)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -87,7 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # What exists now lives as long as the process: keep it out of every future
         # collection, so collections pause only over per-request objects.
         gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
         try:
             yield
         finally:
