@@ -291,3 +291,21 @@ async def test_readers_of_one_stream_all_get_the_end_written_at_once() -> None:
     for sink in sinks:
         assert [f["type"] for f in sink.frames] == ["chunk", "end"]
     assert not stream.subscribers
+
+
+async def test_a_token_alone_goes_at_once_and_a_burst_goes_as_one_chunk() -> None:
+    clock, sink = FakeClock(), GatedSink()
+    conn, stream, _ = make(clock, sink)
+    conn.subscribe(stream)
+    conn.start()
+    for token in ("one ", "two "):  # a reading pace: each written in the step that made it
+        stream.add_token(token)
+        assert sink.frames[-1]["text"] == token
+        clock.now += 0.02
+    for token in ("a", "b", "c", "d"):  # a backend handing over four tokens in one turn
+        stream.add_token(token)
+        clock.now += 0.00001
+    assert [f["text"] for f in sink.frames] == ["one ", "two ", "a"]
+    await asyncio.sleep(0)  # the turn is over: the rest of the burst, in one chunk
+    assert [f["text"] for f in sink.frames] == ["one ", "two ", "a", "bcd"]
+    await conn.stop()

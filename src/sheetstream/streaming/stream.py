@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from sheetstream.streaming.connection import Connection
 
 
+# Tokens closer together than this are one burst, cut together at the end of the turn.
+BURST_GAP_S = 0.0002
+
+
 class Stream:
     """Chunks get their seq here, once, so every reader and every replay sees the same ones.
 
@@ -59,6 +63,7 @@ class Stream:
         self._timer: asyncio.TimerHandle | None = None
         self._saturated = False
         self._flush_due = False
+        self._last_added = -BURST_GAP_S  # when the last token came
         self.ttft_recorded = False
         # in a fleet: told of each new chunk, preface and end, to write them to the log
         self.on_change: Callable[[Stream], None] | None = None
@@ -93,7 +98,7 @@ class Stream:
             self.first_token_at = now
         self.tokens += 1
         self.batcher.add(token, now)
-        self._cut_soon()
+        self._cut_soon(now)
 
     def add_tokens(self, tokens: Sequence[str]) -> None:
         """Several tokens the model had ready at once."""
@@ -104,16 +109,24 @@ class Stream:
             self.first_token_at = now
         self.tokens += len(tokens)
         self.batcher.add_many(tokens, now)
-        self._cut_soon()
+        self._cut_soon(now)
 
-    def _cut_soon(self) -> None:
-        # The tokens a model hands over in one go are cut together, once the model's turn on
-        # the loop is over: a chunk per turn, not per token, and no later than a task woken
-        # for each would have sent them. While every reader is behind, only a reader catching
-        # up (which pumps) can release a chunk: nothing to schedule.
-        if not self._saturated and not self._flush_due:
-            self._flush_due = True
-            asyncio.get_running_loop().call_soon(self._flush)
+    def _cut_soon(self, now: float) -> None:
+        # While every reader is behind, only a reader catching up (which pumps) can release
+        # a chunk: nothing to do. A token (or run) that comes alone, BURST_GAP_S or more after
+        # the last, is cut at once: the reading pace of a model. One close behind another is
+        # part of a burst handed over in one turn on the loop (a backend reading several
+        # tokens at once): the rest of the burst is cut together once the turn is over, a
+        # chunk per turn rather than per token.
+        if self._saturated or self._flush_due:
+            return
+        alone = now - self._last_added >= BURST_GAP_S
+        self._last_added = now
+        if alone:
+            self.pump()
+            return
+        self._flush_due = True
+        asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_due = False
