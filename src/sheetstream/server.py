@@ -172,19 +172,16 @@ class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         self.scope["extensions"][WRITE_TEXT_EXTENSION] = self.write_text_now  # type: ignore[assignment]
-        # The scope has its own copy of the headers, and the handshake is answered from it:
-        # the request's (which websockets' parser keeps for the connection's life) can go.
-        event.headers = _NO_HEADERS
 
     def write_text_now(self, text: str) -> bool:
         """Write a text frame now; False (nothing written) while the transport pushes back,
-        before the handshake, or once the connection is closing: send it the ASGI way then."""
+        before the handshake, or once the connection is closing: send it the ASGI way then.
+
+        websockets' state is OPEN only from the 101 answer to the first close, sent or
+        received; a transport that is gone is closing."""
         if (
-            self.close_sent
+            self.conn.state is not State.OPEN
             or not self.writable.is_set()
-            or self.conn.state is not State.OPEN
-            or not self.handshake_complete
-            or self.initial_response is not None
             or self.transport.is_closing()
         ):
             return False
@@ -211,7 +208,10 @@ class SheetstreamWSProtocol(WebSocketsSansIOProtocol):
         if message["type"] != "websocket.close":
             await super().send(message)
             if message["type"] == "websocket.accept":
-                # answered: nothing reads the handshake's request or response again
+                # Answered: nothing reads the handshake again. The scope has its own copy of
+                # the headers; the request's (which websockets' parser keeps for the
+                # connection's life) and uvicorn's request and response can go.
+                self.request.headers = _NO_HEADERS
                 self.request = self.response = None  # type: ignore[assignment]
             return
         if self.close_sent or self.transport.is_closing():

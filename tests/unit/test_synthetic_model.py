@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sheetstream.errors import LLMUnavailable
-from sheetstream.llm.base import ChatMessage, GenerationOptions, TokenRun
+from sheetstream.llm.base import ChatMessage, GenerationOptions, TokenRun, tokens_of
 from sheetstream.llm.synthetic import SyntheticModel
 from sheetstream.settings import Settings
 
@@ -31,9 +31,7 @@ TRICKY = (
 
 async def collect(stream: AsyncGenerator[str | TokenRun, None]) -> list[str]:
     """The tokens, whether they came one at a time or in runs."""
-    return [
-        token async for item in stream for token in ((item,) if isinstance(item, str) else item)
-    ]
+    return [token async for item in stream for token in tokens_of(item)]
 
 
 async def loaded(**settings: Any) -> SyntheticModel:
@@ -121,7 +119,7 @@ async def test_rate_paces_the_kth_token_to_k_over_rate_seconds() -> None:
     arrivals = [
         loop.time()
         async for item in model.stream(QUESTION, GenerationOptions(100))
-        for _ in ((item,) if isinstance(item, str) else item)  # a run: all of it due by now
+        for _ in tokens_of(item)  # a run: all of it due by now
     ]
 
     assert len(arrivals) == 30

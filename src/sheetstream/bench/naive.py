@@ -17,7 +17,7 @@ import orjson
 import uvicorn
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 
-from sheetstream.llm.base import ChatMessage, GenerationOptions
+from sheetstream.llm.base import ChatMessage, GenerationOptions, tokens_of
 from sheetstream.llm.synthetic import SyntheticModel
 from sheetstream.server import run_server, uvicorn_config
 from sheetstream.settings import Settings
@@ -64,7 +64,7 @@ def create_naive_app(settings: Settings) -> FastAPI:
                 seq = 0
                 messages = [ChatMessage("user", str(frame.get("content", "")))]
                 async for item in model.stream(messages, options):
-                    for token in (item,) if isinstance(item, str) else item:
+                    for token in tokens_of(item):
                         seq += 1
                         chunk = {"type": "chunk", "seq": seq, "text": token, "tokens": 1}
                         await websocket.send_text(orjson.dumps(chunk).decode())

@@ -1,12 +1,13 @@
 """The floor: the `websockets` library's own server, sending up to 4 pre-escaped tokens a frame.
 
 The practical lower bound of streaming these answers from Python: no ASGI, no framework, no
-storage, no stats, each token's JSON string escaped once at start-up, and a frame assembled by
-joining strings. It streams the same synthetic model (same tokens, same pace) and speaks just
-enough of the protocol for the bench clients: a `session` frame, then `start`, `chunk`s of up
-to `TOKENS_PER_FRAME` tokens (the tokens the model has ready, never one held back for
-another), and `end`. Run it as `python -m sheetstream.bench.raw --port P`; settings come from
-the same SHEETSTREAM_* environment as the real service, and it runs on the same event loop.
+storage, no stats, each token's JSON string escaped once (the first time it is seen), and a
+frame assembled by joining strings. It streams the same synthetic model (same tokens, same
+pace) and speaks just enough of the protocol for the bench clients: a `session` frame, then
+`start`, `chunk`s of up to `TOKENS_PER_FRAME` tokens (the tokens the model has ready, never
+one held back for another), and `end`. Run it as `python -m sheetstream.bench.raw --port P`;
+settings come from the same SHEETSTREAM_* environment as the real service, and it runs on
+the same event loop.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import orjson
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from sheetstream.llm.base import ChatMessage, GenerationOptions
+from sheetstream.llm.base import ChatMessage, GenerationOptions, tokens_of
 from sheetstream.llm.synthetic import SyntheticModel
 from sheetstream.server import loop_factory
 from sheetstream.settings import Settings
@@ -45,10 +46,14 @@ class RawServer:
 
     async def load(self) -> None:
         await self.model.load()
-        # every token the model can say, escaped once (the same text for every answer)
-        async for item in self.model.stream([], self.options):
-            for token in (item,) if isinstance(item, str) else item:
-                self.escaped[token] = orjson.dumps(token).decode()
+
+    def escape(self, token: str) -> str:
+        """The token as a JSON string, escaped the first time it is seen (every answer is
+        the same text, so after the first answer every lookup finds it)."""
+        escaped = self.escaped.get(token)
+        if escaped is None:
+            escaped = self.escaped[token] = orjson.dumps(token).decode()
+        return escaped
 
     def health(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.path == "/healthz":
@@ -71,11 +76,11 @@ class RawServer:
                 '"mode":"token"}'
             )
             seq = tokens = 0
-            escaped = self.escaped
+            escape = self.escape
             async for item in self.model.stream([ChatMessage("user", "")], self.options):
-                run = (item,) if isinstance(item, str) else item
+                run = tokens_of(item)
                 for start in range(0, len(run), TOKENS_PER_FRAME):
-                    part = [escaped[token] for token in run[start : start + TOKENS_PER_FRAME]]
+                    part = [escape(token) for token in run[start : start + TOKENS_PER_FRAME]]
                     seq += 1
                     tokens += len(part)
                     await ws.send(chunk_frame(seq, part))

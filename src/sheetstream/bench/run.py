@@ -69,7 +69,8 @@ def main(
     wanted = max(
         sizes.idle_connections, sizes.latency_clients, sizes.pace_clients, 2 * fleet_sizes.sessions
     )
-    fd_limit = _raise_fd_limit(wanted + _FD_HEADROOM)
+    bars = Bars()
+    fd_limit = _raise_fd_limit(wanted + _FD_HEADROOM, bars.note)
     started = time.monotonic()
     report: dict[str, Any] = {
         "benchmark": "sheetstream bench",
@@ -86,7 +87,6 @@ def main(
     }
     if "fleet" in scenarios:
         report["fleet_sizes"] = fleet_sizes.to_json()
-    bars = Bars()
     runners: dict[str, Callable[[Path], dict[str, Any]]] = {
         "throughput": lambda tmp: throughput(sizes, tmp, bars.step),
         "latency": lambda tmp: latency(sizes, tmp, bars.step),
@@ -94,15 +94,9 @@ def main(
         "idle_memory": lambda tmp: idle_memory(sizes, tmp, bars.step),
         "fleet": lambda tmp: fleet(fleet_sizes, tmp, bars.step),
     }
-    steps = {  # one step per server per round; the fleet scenario's are its own
-        "throughput": sizes.rounds * len(SERVER_KINDS),
-        "latency": sizes.rounds * len(SERVER_KINDS),
-        "pace": sizes.rounds * len(SERVER_KINDS),
-        "idle_memory": sizes.idle_rounds * len(SERVER_KINDS),
-    }
     with tempfile.TemporaryDirectory(prefix="sheetstream-bench-") as tmp:
         for name in scenarios:
-            with bars.scenario(name, steps.get(name)):
+            with bars.scenario(name, _steps(name, sizes)):
                 try:
                     report["scenarios"][name] = runners[name](Path(tmp))
                 except Exception as exc:
@@ -124,23 +118,28 @@ def main(
     return 1 if report["errors"] or report["failures"] else 0
 
 
+def _steps(scenario: str, sizes: Sizes) -> int | None:
+    """A scenario's progress steps: one per server per round; the fleet's are its own."""
+    if scenario == "fleet":
+        return None
+    rounds = sizes.idle_rounds if scenario == "idle_memory" else sizes.rounds
+    return rounds * len(SERVER_KINDS)
+
+
 def _errors(scenario: dict[str, Any]) -> int:
     if "errors" in scenario:  # the fleet scenario counts its own
         return int(scenario["errors"])
     return sum(int(server["errors"]) for server in scenario["servers"].values())
 
 
-def _raise_fd_limit(wanted: int) -> dict[str, int]:
+def _raise_fd_limit(wanted: int, note: Callable[[str], None]) -> dict[str, int]:
     """Raise the soft open-files limit (children inherit it); the hard limit caps it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < wanted:
         new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
         if new < wanted:
-            print(
-                f"[bench] open-files limit {new} is below the {wanted} this run wants",
-                file=sys.stderr,
-            )
+            note(f"open-files limit {new} is below the {wanted} this run wants")
         soft = new
     return {"soft": soft, "hard": hard}
 

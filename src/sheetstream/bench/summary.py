@@ -10,20 +10,17 @@ from typing import Any
 
 def percentile(samples: Sequence[float], q: float) -> float | None:
     """Nearest-rank percentile (the same definition as the server's stats); None if empty."""
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
+    return _nearest_rank(sorted(samples), q) if samples else None
 
 
 def quantiles(samples: Sequence[float], qs: Sequence[float]) -> list[list[float]]:
-    """[q, nearest-rank percentile q] for each of `qs`, the samples sorted once."""
-    if not samples:
-        return []
+    """[q, `percentile(samples, q)`] for each of `qs`, the samples sorted once."""
     ordered = sorted(samples)
-    n = len(ordered)
-    return [[q, round(ordered[max(1, math.ceil(q / 100 * n)) - 1], 3)] for q in qs]
+    return [[q, round(_nearest_rank(ordered, q), 3)] for q in qs] if ordered else []
+
+
+def _nearest_rank(ordered: Sequence[float], q: float) -> float:
+    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
 
 
 def summarize(values: Sequence[float | None]) -> dict[str, Any]:

@@ -38,6 +38,11 @@ class GenerationOptions:
 TokenRun = tuple[str, ...]
 
 
+def tokens_of(item: str | TokenRun) -> TokenRun:
+    """The tokens of what a model yielded, one or a run, as a run."""
+    return (item,) if isinstance(item, str) else item
+
+
 class Model(Protocol):
     """A streaming chat model.
 

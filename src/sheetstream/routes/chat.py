@@ -44,10 +44,9 @@ class ASGISink:
 
     __slots__ = ("_send", "_write")
 
-    def __init__(self, send: Send, scope: Scope | None = None) -> None:
+    def __init__(self, send: Send, scope: Scope) -> None:
         self._send = send
-        extensions = (scope or {}).get("extensions") or {}
-        self._write = extensions.get(WRITE_TEXT_EXTENSION)
+        self._write = (scope.get("extensions") or {}).get(WRITE_TEXT_EXTENSION)
 
     def write_now(self, text: str) -> bool:
         write = self._write

@@ -209,8 +209,9 @@ class Connection:
                 return
             self._after_send(frame)
 
-    async def _run(self, frame: str | None) -> None:
-        """Send `frame` and whatever is ready after it, awaiting the socket; end when none is."""
+    async def _run(self, first: str) -> None:
+        """Send `first` and whatever is ready after it, awaiting the socket; end when none is."""
+        frame: str | None = first
         try:
             while frame is not None and not self.closed:
                 self.sending = True

@@ -62,8 +62,8 @@ class Stream:
         self.task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._saturated = False
-        self._flush_due = False
-        self._last_added = -BURST_GAP_S  # when the last token came
+        self._burst_due = False
+        self._last_token_at = -BURST_GAP_S  # when the last token came
         self.ttft_recorded = False
         # in a fleet: told of each new chunk, preface and end, to write them to the log
         self.on_change: Callable[[Stream], None] | None = None
@@ -94,42 +94,38 @@ class Stream:
 
     def add_token(self, token: str) -> None:
         now = self.clock()
-        if self.first_token_at is None:
-            self.first_token_at = now
-        self.tokens += 1
         self.batcher.add(token, now)
-        self._cut_soon(now)
+        self._added(1, now)
 
     def add_tokens(self, tokens: Sequence[str]) -> None:
         """Several tokens the model had ready at once."""
-        if not tokens:
-            return
-        now = self.clock()
+        if tokens:
+            now = self.clock()
+            self.batcher.add_many(tokens, now)
+            self._added(len(tokens), now)
+
+    def _added(self, count: int, now: float) -> None:
         if self.first_token_at is None:
             self.first_token_at = now
-        self.tokens += len(tokens)
-        self.batcher.add_many(tokens, now)
-        self._cut_soon(now)
-
-    def _cut_soon(self, now: float) -> None:
+        self.tokens += count
         # While every reader is behind, only a reader catching up (which pumps) can release
         # a chunk: nothing to do. A token (or run) that comes alone, BURST_GAP_S or more after
         # the last, is cut at once: the reading pace of a model. One close behind another is
         # part of a burst handed over in one turn on the loop (a backend reading several
         # tokens at once): the rest of the burst is cut together once the turn is over, a
         # chunk per turn rather than per token.
-        if self._saturated or self._flush_due:
+        if self._saturated or self._burst_due:
             return
-        alone = now - self._last_added >= BURST_GAP_S
-        self._last_added = now
+        alone = now - self._last_token_at >= BURST_GAP_S
+        self._last_token_at = now
         if alone:
             self.pump()
             return
-        self._flush_due = True
-        asyncio.get_running_loop().call_soon(self._flush)
+        self._burst_due = True
+        asyncio.get_running_loop().call_soon(self._end_of_turn)
 
-    def _flush(self) -> None:
-        self._flush_due = False
+    def _end_of_turn(self) -> None:
+        self._burst_due = False
         self.pump()
 
     def pump(self) -> None:
