@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
@@ -647,3 +648,79 @@ async def test_sqlite_unopenable_file_raises_storage_error(tmp_path: Path) -> No
     store = SQLiteStorage(f"sqlite:///{tmp_path / 'dir.db'}")
     with pytest.raises(StorageError):
         await store.connect()
+
+
+async def test_sqlite_calls_made_together_commit_together(tmp_path: Path) -> None:
+    """Group commit: 100 answers stored at once take a handful of transactions, not 100."""
+    store = SQLiteStorage(f"sqlite:///{tmp_path / 'g.db'}")
+    await store.connect()
+    statements: list[str] = []
+    try:
+        await store.ensure_session("s1", T0)
+        assert store._conn is not None
+        conn = store._conn
+        await store._run(lambda c: c.set_trace_callback(statements.append))
+        statements.clear()
+        await asyncio.gather(*(store.add_message(make_record(n)) for n in range(100)))
+        await store._run(lambda c: c.set_trace_callback(None))
+        commits = sum(s == "COMMIT" for s in statements)
+        # the first call goes alone, the 99 made while it ran go as one batch (and the call
+        # that removes the trace is a third)
+        assert commits <= 3, statements[:10]
+        assert sum(s.startswith("INSERT INTO messages") for s in statements) == 100
+        assert conn is store._conn
+        assert len(await store.list_messages("s1")) == 100
+    finally:
+        await store.disconnect()
+
+
+async def test_sqlite_a_failing_call_in_a_batch_undoes_only_its_own_writes(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStorage(f"sqlite:///{tmp_path / 'f.db'}")
+    await store.connect()
+    try:
+        await store.ensure_session("s1", T0)
+        await store.add_message(make_record(1))
+
+        def half_then_fail(c: sqlite3.Connection) -> None:
+            c.execute("UPDATE messages SET answer = 'half' WHERE stream_id = 's1-stream-1'")
+            raise sqlite3.IntegrityError("refused after a write")
+
+        calls = [
+            store.add_message(make_record(2)),
+            store._run(half_then_fail),
+            store.add_message(make_record(1)),  # a duplicate stream_id: refused by SQLite
+            store.add_message(make_record(3)),
+        ]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert outcomes[0] is None and outcomes[3] is None
+        assert isinstance(outcomes[1], StorageError) and "refused after a write" in str(outcomes[1])
+        assert isinstance(outcomes[2], StorageError)
+        stored = {r.stream_id: r for r in await store.list_messages("s1")}
+        assert sorted(stored) == ["s1-stream-1", "s1-stream-2", "s1-stream-3"]
+        assert stored["s1-stream-1"].answer == ""  # the failed call's write was undone
+    finally:
+        await store.disconnect()
+
+
+async def test_sqlite_a_failed_commit_fails_every_call_of_its_batch(tmp_path: Path) -> None:
+    """When the transaction cannot commit, no call of the batch reports success."""
+    store = SQLiteStorage(f"sqlite:///{tmp_path / 'c.db'}")
+    await store.connect()
+    try:
+        await store.ensure_session("s1", T0)
+        calls = [
+            # holds the thread, so the calls after it wait and go together
+            store._run(lambda c: time.sleep(0.05)),
+            # a deferred foreign key fails at COMMIT, not at its statement
+            store._run(lambda c: c.execute("PRAGMA defer_foreign_keys = ON")),
+            store.add_message(make_record(1)),
+            store.add_message(make_record(2, session_id="no-such-session")),
+        ]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert outcomes[0] is None
+        assert all(isinstance(o, StorageError) for o in outcomes[1:]), outcomes
+        assert await store.list_messages("s1") == []
+    finally:
+        await store.disconnect()

@@ -1,20 +1,24 @@
 """History and the workbook index in one SQLite file, through the stdlib `sqlite3` module.
 
-The single connection lives on one dedicated worker thread; every call is handed to that thread
-with `run_in_executor`, so the event loop never blocks on disk and the connection is never shared
-between threads. Writes run in autocommit mode, one statement each, so each is durable on return.
+The single connection lives on one dedicated worker thread, so the event loop never blocks on
+disk and the connection is never shared between threads. Calls are group-committed: those made
+while the thread is busy wait and then go to it together, in one transaction with a savepoint
+each, so a call that fails undoes only its own writes. A call returns once its transaction has
+committed. Under load that is one thread hop and one commit for many calls; alone, a call goes
+at once.
 The schema is a list of migrations applied in order and counted by `PRAGMA user_version`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sheetstream.errors import NotFound, StorageError
 from sheetstream.storage.base import SESSION_NOT_FOUND, MessageRecord, WorkbookEntry
@@ -178,6 +182,45 @@ def _migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
+Call = Callable[[sqlite3.Connection], Any]
+# what one call gave: its value, or the exception it raised
+Outcome = tuple[Any, BaseException | None]
+
+
+def run_batch(conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome]:
+    """Run the calls in one transaction, each under its own savepoint; commit once.
+
+    A call that raises is rolled back to its savepoint and the others go on. If the commit
+    itself fails, every call gets that error: none of their writes happened."""
+    outcomes: list[Outcome] = []
+    single = len(calls) == 1
+    # IMMEDIATE: the write lock is taken (or waited for) up front, so a batch that reads and
+    # then writes cannot be refused mid-way by another process's write
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for call in calls:
+            if single:  # nothing to keep apart: the transaction is the call's own
+                outcomes.append((call(conn), None))
+                continue
+            conn.execute("SAVEPOINT call")
+            try:
+                value = call(conn)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO call")
+                outcomes.append((None, exc))
+            else:
+                outcomes.append((value, None))
+            conn.execute("RELEASE call")
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if single:
+            return [(None, exc)]
+        return [(None, exc)] * len(calls)
+    return outcomes
+
+
 class SQLiteStorage:
     """`Storage` on one SQLite file; see the module docstring for the threading model."""
 
@@ -185,18 +228,62 @@ class SQLiteStorage:
         self.path = _path_from_url(url)
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        # calls waiting for the thread, and whether a batch is on it
+        self._waiting: list[tuple[Call, asyncio.Future[Any]]] = []
+        self._on_thread = False
+        self._drained: list[asyncio.Future[None]] = []
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(connection)` on the worker thread; sqlite3 errors become `StorageError`."""
-        conn, executor = self._conn, self._executor
-        if conn is None or executor is None:
+        """Run `fn(connection)` on the worker thread, grouped with the calls made meanwhile;
+        sqlite3 errors become `StorageError`."""
+        if self._conn is None:
             raise StorageError(
                 "SQLite storage is not connected (connect() first, or it was closed)"
             )
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((fn, future))
+        if not self._on_thread:
+            self._send(self._conn)
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, fn, conn)
+            return await future
         except sqlite3.Error as exc:
             raise StorageError(f"SQLite storage failed: {exc}") from exc
+
+    def _send(self, conn: sqlite3.Connection) -> None:
+        """Hand every waiting call to the thread as one batch."""
+        assert self._executor is not None
+        batch, self._waiting = self._waiting, []
+        self._on_thread = True
+        loop = asyncio.get_running_loop()
+        done = self._executor.submit(run_batch, conn, [call for call, _ in batch])
+        done.add_done_callback(lambda _: loop.call_soon_threadsafe(self._back, conn, batch, done))
+
+    def _back(
+        self,
+        conn: sqlite3.Connection,
+        batch: list[tuple[Call, asyncio.Future[Any]]],
+        done: concurrent.futures.Future[list[Outcome]],
+    ) -> None:
+        """A batch came back: answer its callers, and send the calls that waited for it."""
+        self._on_thread = False
+        try:
+            outcomes = done.result()
+        except BaseException as exc:  # the thread could not run it at all
+            outcomes = [(None, exc)] * len(batch)
+        for (_, future), (value, error) in zip(batch, outcomes, strict=True):
+            if future.done():  # its caller was cancelled
+                continue
+            if error is None:
+                future.set_result(value)
+            else:
+                future.set_exception(error)
+        if self._waiting:
+            self._send(conn)
+            return
+        for waiter in self._drained:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._drained.clear()
 
     async def connect(self, *, interrupt_streaming: bool = True) -> None:
         """Open (creating and migrating) the file; with `interrupt_streaming`, answers left
@@ -219,9 +306,14 @@ class SQLiteStorage:
     async def disconnect(self) -> None:
         """Close the connection after the calls already queued; a second call does nothing."""
         conn, executor = self._conn, self._executor
-        self._conn = self._executor = None  # calls from now on fail fast
+        self._conn = None  # calls from now on fail fast; those made already still run
         if conn is None or executor is None:
             return
+        if self._on_thread:
+            drained = asyncio.get_running_loop().create_future()
+            self._drained.append(drained)
+            await drained
+        self._executor = None
         try:
             await asyncio.get_running_loop().run_in_executor(executor, conn.close)
         except sqlite3.Error as exc:
@@ -300,16 +392,10 @@ class SQLiteStorage:
         answers as stored; how many changed."""
 
         def interrupt(c: sqlite3.Connection) -> int:
-            c.execute("BEGIN")
-            try:
-                changed = c.executemany(
-                    f"{_INTERRUPT} AND stream_id = ?", [(stream_id,) for stream_id in stream_ids]
-                ).rowcount
-                c.execute("COMMIT")
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-            return changed
+            # all or none: the call runs in a transaction (see run_batch)
+            return c.executemany(
+                f"{_INTERRUPT} AND stream_id = ?", [(stream_id,) for stream_id in stream_ids]
+            ).rowcount
 
         return await self._run(interrupt) if stream_ids else 0
 
