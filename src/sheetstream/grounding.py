@@ -225,7 +225,8 @@ class Evidence:
     def from_rows(
         cls, columns: Sequence[str], rows: Iterable[Sequence[object]], source: Source
     ) -> Evidence:
-        """Collect the numeric cells (booleans, NaN and infinities excluded) of a result.
+        """Collect the numeric cells (booleans, NaN and infinities excluded) of a result, and
+        the numbers written inside its text cells.
 
         Cells past the last named column are ignored. A result with an ``address`` column
         (a query of the cell view) says where each row's numbers live: ``sheet!address``.
@@ -249,6 +250,10 @@ class Evidence:
                 number = _as_number(cell)
                 if number is not None:
                     evidence.values.append((number, where))
+                elif isinstance(cell, str) and any(c.isdigit() for c in cell):
+                    # a label quoted from the data ("Person 22", "Q3 2021") states its digits
+                    for stated in extract_numbers(cell):
+                        evidence.values.append((stated.value, where))
         return evidence
 
     def add(self, value: float, source: Source) -> None:

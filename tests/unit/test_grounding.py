@@ -142,10 +142,14 @@ def test_year_flag_needs_a_bare_four_digit_number(text: str) -> None:
 # --------------------------------------------------------------------------- evidence
 
 
-def test_from_rows_keeps_numeric_cells_only() -> None:
+def test_from_rows_keeps_numeric_cells_and_the_numbers_written_in_text() -> None:
     rows = [("North", 10, True, 2.5, None), ("South", float("nan"), False, -1, "7")]
     ev = Evidence.from_rows(["region", "n", "flag", "avg", "note"], rows, QUERY)
-    assert ev.values == [(10.0, QUERY), (2.5, QUERY), (-1.0, QUERY)]
+    assert ev.values == [(10.0, QUERY), (2.5, QUERY), (-1.0, QUERY), (7.0, QUERY)]
+    # a label quoted from the data states its digits: "Person 22" grounds "22"
+    labels = Evidence.from_rows(["name", "n"], [("Person 22", 1), ("Q3 team", 2)], QUERY)
+    assert sorted(v for v, _ in labels.values) == [1.0, 2.0, 22.0]
+    assert check_numbers("Person 22 has 1", labels).not_found == []
 
 
 def test_add_appends_a_value_with_its_source() -> None:

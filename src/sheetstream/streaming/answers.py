@@ -21,6 +21,11 @@ from sheetstream.errors import SheetstreamError, WorkbookNotFound, owner_busy, s
 from sheetstream.grounding import Evidence, Source
 from sheetstream.llm.base import ChatMessage, GenerationOptions, Model, ToolCall
 from sheetstream.llm.text_reply import TextReply
+from sheetstream.planner.plan import Decline, Plan
+from sheetstream.planner.planning import plan_question
+from sheetstream.planner.reply import decline_text, plan_numbers, reply_text
+from sheetstream.planner.schema import tables_of
+from sheetstream.planner.sql import to_sql
 from sheetstream.protocol import ChatFrame, EndReason
 from sheetstream.storage.base import MessageRecord
 from sheetstream.streaming.connection import Connection
@@ -224,6 +229,14 @@ class Answers:
             elif model.supports_tools:
                 tools = SqlTool(self, stream, workbook, evidence, client)
                 options = dataclasses.replace(options, tools=(RUN_SQL_SPEC,))
+            elif (planned := plan_question(frame.content, tables_of(workbook))) is not None:
+                # a model that cannot call tools: the planner answers data questions exactly
+                options = dataclasses.replace(options, max_tokens=COMMAND_TEXT_BYTES)
+                model = TextReply(
+                    functools.partial(
+                        self._answer_planned, stream, workbook, planned, evidence, client
+                    )
+                )
         await generate(
             stream,
             model,
@@ -282,6 +295,26 @@ class Answers:
         if isinstance(result, str):
             return f"The query did not run: {result}\n"
         return sql_text(result)
+
+    async def _answer_planned(
+        self,
+        stream: Stream,
+        workbook: dict[str, Any],
+        planned: Plan | Decline,
+        evidence: Evidence,
+        client: str,
+    ) -> str:
+        """The planner's answer: its query's result in words, or why it declined."""
+        if isinstance(planned, Decline):
+            return decline_text(planned, str(workbook.get("filename", "the workbook")))
+        sql = to_sql(planned)
+        result = await self.run_workbook_sql(stream, workbook, sql, evidence, client)
+        if isinstance(result, str):
+            return f"The query did not run: {result}\n"
+        source = Source("query", sql)
+        for value in plan_numbers(planned, len(result.rows)):
+            evidence.add(value, source)
+        return reply_text(planned, result.columns, result.rows)
 
     async def run_workbook_sql(
         self,

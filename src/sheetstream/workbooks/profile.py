@@ -22,6 +22,11 @@ __all__ = ["ROW_COLUMN", "SAMPLE_ROWS", "TOP_VALUES", "SheetInfo", "json_safe", 
 ROW_COLUMN = "_row"
 SAMPLE_ROWS = 5
 TOP_VALUES = 5
+# The value index: every value of a text column with at most this many, each at most
+# VALUE_CHARS long, so that a question can name them ("revenue in the North")
+INDEXED_VALUES = 200
+VALUE_CHARS = 80
+INDEX_CHARS = 64 * 1024  # a table's whole index; columns past it keep their top values only
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,7 @@ def _profile_table(con: duckdb.DuckDBPyConnection, sheet: SheetInfo) -> dict[str
         for entry in out_cols:
             if entry["type"] == "text":
                 entry["top"] = by_col[entry["name"]]
+        _index_values(con, table, out_cols)
 
     sample_rows: list[list[object]] = []
     sample_row_numbers: list[int] = []
@@ -177,6 +183,33 @@ def _profile_table(con: duckdb.DuckDBPyConnection, sheet: SheetInfo) -> dict[str
         "sample_rows": sample_rows,
         "sample_row_numbers": sample_row_numbers,
     }
+
+
+def _index_values(
+    con: duckdb.DuckDBPyConnection, table: str, columns: list[dict[str, Any]]
+) -> None:
+    """Every value of the text columns with few enough, into their profile as `values`."""
+    few = [
+        c["name"] for c in columns if c["type"] == "text" and 0 < c["distinct"] <= INDEXED_VALUES
+    ]
+    if not few:
+        return
+    on = ", ".join(quote_ident(n) for n in few)
+    rows = con.execute(
+        f"SELECT col, list(DISTINCT val ORDER BY val) FROM ("
+        f"  UNPIVOT (SELECT {on} FROM {table}) ON {on} INTO NAME col VALUE val"
+        f") WHERE length(val) <= {VALUE_CHARS} GROUP BY col"
+    ).fetchall()
+    values = {str(name): [str(v) for v in vals] for name, vals in rows}
+    budget = INDEX_CHARS
+    for entry in columns:
+        indexed = values.get(entry["name"])
+        if indexed is None:
+            continue
+        budget -= sum(len(v) for v in indexed)
+        if budget < 0:
+            break
+        entry["values"] = indexed
 
 
 def profile_database(

@@ -1,0 +1,1 @@
+"""Measuring exact answers to data questions."""

@@ -1,0 +1,60 @@
+"""What the planner makes of a question: a plan for one query, or a reasoned decline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sheetstream.planner.schema import Column, Table
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """`column = value` for a text column, or a date column's year (and month)."""
+
+    column: Column
+    value: str | int
+    part: str = ""  # "" (the value itself), "year" or "month"
+    table: Table | None = None  # a joined table's column; None: the plan's own table
+
+    def describe(self) -> str:
+        if self.part == "year":
+            return f"in {self.value}"
+        if self.part == "month":
+            return f"in month {self.value}"
+        return f"for {self.column.name} {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """The plan's table joined to `other` on the column both have (by name)."""
+
+    other: Table
+    key: str  # the column's name in the plan's table
+    other_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    table: Table
+    aggregate: str  # sum, avg, count, count_distinct, min, max
+    measure: Column | None = None  # None: count(*)
+    group: Column | None = None
+    group_table: Table | None = None  # the group column's table when it is the joined one
+    grain: str = ""  # month, quarter, year … of a date `group`
+    filters: tuple[Filter, ...] = ()
+    order: str = ""  # "desc" or "asc"
+    limit: int | None = None
+    pick: bool = False  # "which REGION has the most …": the best group only
+    row_pick: bool = False  # "which EMPLOYEE earns the most": the row(s) holding the max
+    share: bool = False  # percentages of the total
+    compare: tuple[str | int, ...] = ()  # the values of `group` compared
+    join: Join | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decline:
+    """Not answered exactly: what was understood, what was not, and queries that would run."""
+
+    understood: str
+    missing: str
+    suggestions: tuple[str, ...] = field(default=())

@@ -1,0 +1,165 @@
+"""A plan as one read-only DuckDB query; every name quoted, every value a literal."""
+
+from __future__ import annotations
+
+from sheetstream.planner.plan import Filter, Plan
+from sheetstream.planner.schema import Column, Table
+
+# the result's figure column, and the group column's label, by operation
+_OPERATIONS = {
+    "sum": "total",
+    "avg": "average",
+    "count": "count",
+    "count_distinct": "distinct",
+    "min": "lowest",
+    "max": "highest",
+}
+FIGURE = "figure"
+SHARE = "share %"
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
+
+
+def to_sql(plan: Plan) -> str:
+    """The one query that answers the plan."""
+    source = _source(plan)
+    where = _where(plan)
+    figure = _figure(plan)
+    if plan.row_pick:
+        return _row_pick(plan, source, where)
+    if plan.group is None:
+        if plan.share:
+            return _share_of_filter(plan, source)
+        return f"SELECT {figure} AS {quote(FIGURE)} FROM {source}{where}"
+    group = _group_expr(plan)
+    select = [f"{group} AS {quote(plan.group.name if not plan.grain else plan.grain)}"]
+    select.append(f"{figure} AS {quote(FIGURE)}")
+    if plan.share:
+        select.append(f"round(100.0 * {_raw_figure(plan)} / sum({_raw_figure(plan)}) OVER (), 1)")
+        select[-1] += f" AS {quote(SHARE)}"
+    conditions = _conditions(plan)
+    if plan.compare:
+        values = ", ".join(literal(v) for v in plan.compare)
+        if plan.grain:
+            conditions.append(f"year({_column(plan.group, plan, plan.group_table)}) IN ({values})")
+        else:
+            conditions.append(f"{_column(plan.group, plan, plan.group_table)} IN ({values})")
+    conditions.append(f"{_column(plan.group, plan, plan.group_table)} IS NOT NULL")
+    where = " WHERE " + " AND ".join(conditions)
+    if plan.order:
+        order = f"2 {plan.order.upper()}, 1"
+    elif plan.grain:
+        order = "1"
+    else:
+        order = "2 DESC, 1"
+    sql = f"SELECT {', '.join(select)} FROM {source}{where} GROUP BY 1 ORDER BY {order}"
+    if plan.limit is not None:
+        sql += f" LIMIT {plan.limit:d}"
+    return sql
+
+
+def _source(plan: Plan) -> str:
+    if plan.join is None:
+        return quote(plan.table.table)
+    return (
+        f"{quote(plan.table.table)} AS a JOIN {quote(plan.join.other.table)} AS b "
+        f"ON a.{quote(plan.join.key)} = b.{quote(plan.join.other_key)}"
+    )
+
+
+def _column(column: Column, plan: Plan, table: Table | None = None) -> str:
+    if plan.join is None:
+        return quote(column.name)
+    alias = "b" if table is not None and table is plan.join.other else "a"
+    return f"{alias}.{quote(column.name)}"
+
+
+def _raw_figure(plan: Plan) -> str:
+    if plan.measure is None or plan.aggregate == "count":
+        return "count(*)"
+    column = _column(plan.measure, plan)
+    if plan.aggregate == "count_distinct":
+        return f"count(DISTINCT {column})"
+    return f"{plan.aggregate}({column})"
+
+
+def _figure(plan: Plan) -> str:
+    raw = _raw_figure(plan)
+    if plan.aggregate in {"sum", "avg"} and plan.measure is not None:
+        return f"round({raw}, 2)"
+    return raw
+
+
+def _group_expr(plan: Plan) -> str:
+    assert plan.group is not None
+    column = _column(plan.group, plan, plan.group_table)
+    if plan.grain == "year":
+        return f"year({column})"
+    if plan.grain == "quarter":
+        return f"concat(year({column}), '-Q', quarter({column}))"
+    if plan.grain == "month":
+        return f"strftime({column}, '%Y-%m')"
+    if plan.grain == "week":
+        return f"strftime(date_trunc('week', {column}), '%Y-%m-%d')"
+    if plan.grain == "day":
+        return f"strftime({column}, '%Y-%m-%d')"
+    return column
+
+
+def _condition(flt: Filter, plan: Plan) -> str:
+    column = _column(flt.column, plan, flt.table)
+    if flt.part == "year":
+        return f"year({column}) = {literal(flt.value)}"
+    if flt.part == "month":
+        return f"month({column}) = {literal(flt.value)}"
+    return f"{column} = {literal(flt.value)}"
+
+
+def _conditions(plan: Plan) -> list[str]:
+    return [_condition(f, plan) for f in plan.filters]
+
+
+def _where(plan: Plan) -> str:
+    conditions = _conditions(plan)
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+def _share_of_filter(plan: Plan, source: str) -> str:
+    """The filtered part's figure, the whole's, and the part as a percentage of it."""
+    part = " AND ".join(_conditions(plan))
+    raw = _raw_figure(plan)
+    filtered = f"{raw[:-1]}) FILTER (WHERE {part})" if raw.endswith(")") else raw
+    return (
+        f"SELECT round(100.0 * {filtered} / {raw}, 1) AS {quote(SHARE)}, "
+        f"round({filtered}, 2) AS {quote('part')}, round({raw}, 2) AS {quote('whole')} "
+        f"FROM {source}"
+    )
+
+
+def _row_pick(plan: Plan, source: str, where: str) -> str:
+    """The rows holding the highest (or lowest) value of the measure: ties are all shown."""
+    assert plan.measure is not None
+    measure = _column(plan.measure, plan)
+    label = plan.table.label_column()
+    select = [measure] if label is None else [_column(label, plan), measure]
+    best = "max" if plan.order != "asc" else "min"
+    if plan.limit is not None and plan.limit > 1:
+        direction = "DESC" if plan.order != "asc" else "ASC"
+        present = f"{measure} IS NOT NULL"
+        filtered = f"{where} AND {present}" if where else f" WHERE {present}"
+        return (
+            f"SELECT {', '.join(select)} FROM {source}{filtered} "
+            f"ORDER BY {measure} {direction} LIMIT {plan.limit:d}"
+        )
+    inner = f"SELECT {best}({measure}) FROM {source}{where}"
+    condition = f"{measure} = ({inner})"
+    full_where = f"{where} AND {condition}" if where else f" WHERE {condition}"
+    return f"SELECT {', '.join(select)} FROM {source}{full_where} LIMIT 20"

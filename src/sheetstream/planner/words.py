@@ -1,0 +1,129 @@
+"""The words of a question and of column names: lower case, split, singular."""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+# Words that carry no reference to the data: a question made only of these and of words
+# that name columns, values and operations is fully understood.
+def word_set(text: str) -> frozenset[str]:
+    """The words of a block of text, as a set: long word lists stay readable."""
+    return frozenset(text.split())
+
+
+STOPWORDS = word_set(
+    """
+    a an the of in on at to for from with by per and or is are was were be been being do does
+    did done have has had what which who whom whose when where how me my our we us you your i
+    it its this that these those there their them they give show tell list find get see want
+    please can could would will should may might must shall let let's all any each every
+    value values number numbers amount figure figures data sheet table workbook spreadsheet
+    row rows record records entry entries overall altogether combined together so far as than
+    out up down over under across between among into about within during not no only just
+    also then else such same other another one ones much many more most less least
+    """
+)
+
+# operation words, by the aggregate they ask for
+AGGREGATE_WORDS: dict[str, str] = {
+    "total": "sum",
+    "sum": "sum",
+    "sums": "sum",
+    "summed": "sum",
+    "average": "avg",
+    "avg": "avg",
+    "mean": "avg",
+    "typical": "avg",
+    "count": "count",
+    "maximum": "max",
+    "max": "max",
+    "highest": "max",
+    "largest": "max",
+    "biggest": "max",
+    "greatest": "max",
+    "top": "max",
+    "best": "max",
+    "most": "max",
+    "minimum": "min",
+    "min": "min",
+    "lowest": "min",
+    "smallest": "min",
+    "fewest": "min",
+    "bottom": "min",
+    "worst": "min",
+    "least": "min",
+}
+DISTINCT_WORDS = frozenset({"different", "distinct", "unique"})
+SHARE_WORDS = frozenset({"share", "percentage", "percent", "proportion", "fraction", "%"})
+COMPARE_WORDS = frozenset({"compare", "comparison", "versus", "vs", "against"})
+GRAIN_WORDS: dict[str, str] = {
+    "month": "month",
+    "monthly": "month",
+    "quarter": "quarter",
+    "quarterly": "quarter",
+    "year": "year",
+    "yearly": "year",
+    "annual": "year",
+    "annually": "year",
+    "week": "week",
+    "weekly": "week",
+    "day": "day",
+    "daily": "day",
+}
+# questions no query answers exactly: causes, forecasts, advice
+UNANSWERABLE = frozenset(
+    {"why", "predict", "forecast", "will", "should", "recommend", "expect", "future", "next"}
+)
+NUMBER_WORDS: dict[str, int] = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twenty": 20,
+}
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman"}
+_KEEP = ("ss", "us", "is", "ics", "ous")
+
+
+def singular(word: str) -> str:
+    """The singular of an English plural, conservatively: "regions" → "region",
+    "categories" → "category", "boxes" → "box"; "status", "sales tax" stay."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    if len(word) <= 3 or not word.endswith("s") or word.endswith(_KEEP):
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes", "zes")):
+        return word[:-2]
+    return word[:-1]
+
+
+def words(text: str) -> list[str]:
+    """The words of `text`, lower case, singular: "Unit Price" → ["unit", "price"]."""
+    spaced = _CAMEL.sub(" ", text).replace("_", " ").lower()
+    return [singular(w.removesuffix("'s")) for w in _WORD.findall(spaced)]
