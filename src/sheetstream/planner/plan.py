@@ -12,15 +12,22 @@ class Filter:
     """`column = value` for a text column, or a date column's year (and month)."""
 
     column: Column
-    value: str | int
+    value: str | int | float
     part: str = ""  # "" (the value itself), "year" or "month"
     table: Table | None = None  # a joined table's column; None: the plan's own table
+    op: str = "="  # =, >, <, >=, <=
 
     def describe(self) -> str:
+        words = {">": "above", "<": "below", ">=": "at least", "<=": "at most"}
         if self.part == "year":
-            return f"in {self.value}"
+            when = {">": "after", "<": "before"}.get(self.op, "in")
+            return f"{when} {self.value}"
         if self.part == "month":
             return f"in month {self.value}"
+        if self.part == "day":
+            return f"on {self.value} (month-day)"
+        if self.op != "=":
+            return f"with {self.column.name} {words[self.op]} {self.value}"
         return f"for {self.column.name} {self.value}"
 
 
@@ -49,6 +56,7 @@ class Plan:
     share: bool = False  # percentages of the total
     compare: tuple[str | int, ...] = ()  # the values of `group` compared
     join: Join | None = None
+    listing: bool = False  # a distinct count that also names the values
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,40 +8,59 @@ or what will be), and None when it does not look like a question about the data 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sheetstream.planner.plan import Decline, Filter, Join, Plan
-from sheetstream.planner.schema import Column, Table
+from sheetstream.planner.schema import Column, Table, month_of
+from sheetstream.planner.sql import quote
 from sheetstream.planner.words import (
     AGGREGATE_WORDS,
     COMPARE_WORDS,
+    COMPARISON_PAIRS,
+    COMPARISONS,
     DISTINCT_WORDS,
+    FUNCTION_WORDS,
     GRAIN_WORDS,
+    IMPLIED_MEASURES,
     MONTHS,
     NUMBER_WORDS,
     SHARE_WORDS,
     STOPWORDS,
+    SYNONYMS,
     UNANSWERABLE,
+    as_number,
     word_set,
     words,
 )
 
-# verbs and fillers that say how a figure came about, not which one
+# verbs and fillers that say how a figure came about, or what a row is, not which figure
 _FILLER = word_set(
     """
     sold sell selling sale made make making earn earned earning earns spent spend spending
     placed place logged log bought buy paid pay hired hire work works working worked come
     comes came happen happened recorded record generated generate received receive got
     brought bring taken take took produced produce ordered order stocked stock held hold
-    like look break broken breakdown split grouped group per cent answer answered say said
-    respondent's ever currently current now today far anything everything something
+    like look break broken breakdown split grouped group cent answer answered say said ever
+    currently current now today far anything everything something single individual
+    charged charge whole entire add adds added bill listed list person people transaction
+    respondent employee staff member team job request call item thing kind type exist
+    existing there's budgeted budgets spent cost costs each apiece altogether total
+    sum highest lowest
     """
 )
 _GROUP_CUES = frozenset({"by", "per", "each", "every", "across"})
+# a column name's last word that is only its unit: "duration_ms" is named as "duration"
+_UNIT_SUFFIXES = frozenset({"ms", "s", "sec", "kg", "km", "pct", "eur", "usd", "gbp", "min"})
+_YES = frozenset({"yes", "y", "true"})
+_YES_NO = _YES | {"no", "n", "false"}
 _PICK_CUES = frozenset({"which", "what", "who", "whose"})
 _YEAR = re.compile(r"(19|20)\d\d")
+_MONTH_WORDS = {m: n for n, m in enumerate(MONTHS, start=1)} | {
+    m[:3]: n for n, m in enumerate(MONTHS, start=1) if m[:3] not in {"may", "mar"}
+}
 
 
 @dataclass(slots=True)
@@ -60,20 +79,21 @@ def plan_question(question: str, tables: Sequence[Table]) -> Plan | Decline | No
     if not ws or not tables:
         return None
     found = _find(ws, tables)
+    named = {i for f in found for i in range(f.start, f.end)}
     names_table = any(w in t.words for t in tables for w in ws)
     asks_data = (
         bool(found) or names_table or any(w in AGGREGATE_WORDS for w in ws) or _how_many(ws) >= 0
     )
     if not asks_data:
         return None
-    if UNANSWERABLE.intersection(ws):
+    if any(w in UNANSWERABLE for i, w in enumerate(ws) if i not in named):
         return Decline(
             understood="a question about causes or what is still to come",
             missing="the data records what happened, not why or what will",
             suggestions=_suggestions(tables[0]),
         )
     table = _best_table(found, tables, ws)
-    return _plan(ws, table, [f for f in found], tables)
+    return _Planner(ws, table, found, tables).plan()
 
 
 def _how_many(ws: list[str]) -> int:
@@ -86,31 +106,47 @@ def _how_many(ws: list[str]) -> int:
 
 def _find(ws: list[str], tables: Sequence[Table]) -> list[_Found]:
     """Every value and column the question names; longer names first, no word used twice."""
-    candidates: list[_Found] = []
+    candidates: list[tuple[int, _Found]] = []  # (how weak the match is, the match)
     for table in tables:
         for column in table.columns:
             for value in column.values:
-                vw = words(value)
-                for start in _spans(ws, vw):
-                    candidates.append(_Found(start, start + len(vw), column, table, value))
+                for start in _spans(ws, words(value)):
+                    candidates.append(
+                        (1, _Found(start, start + len(words(value)), column, table, value))
+                    )
             for start in _spans(ws, list(column.words)):
-                candidates.append(_Found(start, start + len(column.words), column, table))
-            if len(column.words) > 1:  # "Hire Date" named as "date", "Unit Price" as "price"
+                candidates.append((0, _Found(start, start + len(column.words), column, table)))
+            for prefix in table.words:  # "customer segment": the Segment of the customers
+                if prefix not in column.words:
+                    for start in _spans(ws, [prefix, *column.words]):
+                        end = start + 1 + len(column.words)
+                        candidates.append((0, _Found(start, end, column, table)))
+            month = month_of(column)
+            if month:  # a month column named by its month's name, however written
+                for i, w in enumerate(ws):
+                    if _MONTH_WORDS.get(w) == month and len(column.words) == 1:
+                        candidates.append((0, _Found(i, i + 1, column, table)))
+            if len(column.words) > 1:  # "Hire Date" named as "date", "duration_ms" as "duration"
                 head = column.words[-1]
-                if head not in STOPWORDS and head not in {"id", "no"}:
-                    for start in _spans(ws, [head]):
-                        candidates.append(_Found(start, start + 1, column, table))
-    # longer spans first; at equal length a whole name before a head word, a value last
-    candidates.sort(
-        key=lambda f: (
-            -(f.end - f.start),
-            f.value is not None,
-            len(f.column.words) != f.end - f.start,
-        )
-    )
+                parts = column.words[-2:-1] if head in _UNIT_SUFFIXES else (head,)
+                for part in parts:
+                    if part in STOPWORDS or len(part) < 3:
+                        continue
+                    others = [c for c in table.columns if c is not column and part in c.words]
+                    if others:
+                        continue  # "price" when two columns have it: not this one alone
+                    for start in _spans(ws, [part]):
+                        candidates.append((2, _Found(start, start + 1, column, table)))
+    # synonyms, for a word no column or value takes
+    for i, w in enumerate(ws):
+        for table in tables:
+            for column in table.columns:
+                if column.numeric and set(SYNONYMS.get(w, ())).intersection(column.words):
+                    candidates.append((3, _Found(i, i + 1, column, table)))
+    candidates.sort(key=lambda c: (-(c[1].end - c[1].start), c[0]))
     used: set[int] = set()
     kept: list[_Found] = []
-    for cand in candidates:
+    for _, cand in candidates:
         span = set(range(cand.start, cand.end))
         if span & used:
             # the same words may name the same thing in several tables (a join's key)
@@ -119,6 +155,7 @@ def _find(ws: list[str], tables: Sequence[Table]) -> list[_Found]:
                 and k.end == cand.end
                 and k.column.name == cand.column.name
                 and k.value == cand.value
+                and k.table is not cand.table
                 for k in kept
             ):
                 kept.append(cand)
@@ -128,16 +165,16 @@ def _find(ws: list[str], tables: Sequence[Table]) -> list[_Found]:
     return sorted(kept, key=lambda f: f.start)
 
 
-def _followed_by_number(ws: list[str], end: int) -> bool:
-    """ "floor 2": a numeric column named with a value, a filter rather than a figure."""
-    return end < len(ws) and ws[end].isdigit()
-
-
 def _spans(ws: list[str], name: list[str]) -> list[int]:
-    if not name or all(w in STOPWORDS for w in name):
+    if not name or all(w in FUNCTION_WORDS for w in name):
         return []
     n = len(name)
     return [i for i in range(len(ws) - n + 1) if ws[i : i + n] == name]
+
+
+def _followed_by_number(ws: list[str], end: int) -> bool:
+    """ "floor 2": a numeric column named with a value, a filter rather than a figure."""
+    return end < len(ws) and ws[end].isdigit() and not _YEAR.fullmatch(ws[end])
 
 
 def _best_table(found: list[_Found], tables: Sequence[Table], ws: list[str]) -> Table:
@@ -159,321 +196,476 @@ def _best_table(found: list[_Found], tables: Sequence[Table], ws: list[str]) -> 
     return max(tables, key=score)
 
 
-def _plan(
-    ws: list[str], table: Table, found: list[_Found], tables: Sequence[Table]
-) -> Plan | Decline:
-    consumed: set[int] = set()
-    filters: list[Filter] = []
-    join: Join | None = None
+class _Planner:
+    """One question against one table (and the tables it can join)."""
 
-    def own_or_joined(f: _Found) -> tuple[bool, Join | None]:
-        """Whether `f` can be used from `table`, possibly through a join."""
-        if f.table is table:
-            return True, join
-        if any(c.name == f.column.name for c in table.columns):
-            return True, join  # the same column in the plan's table: use that one
-        key = _shared_key(table, f.table)
-        if key is None or (join is not None and join.other is not f.table):
-            return False, join
-        return True, Join(f.table, key[0], key[1])
+    def __init__(
+        self, ws: list[str], table: Table, found: list[_Found], tables: Sequence[Table]
+    ) -> None:
+        self._tables = tables
+        self.ws = ws
+        self.table = table
+        self.found = found
+        self.consumed: set[int] = set()
+        self.join: Join | None = None
+        self.columns: list[_Found] = []  # columns named, usable from the table
+        self.values: list[_Found] = []  # values named (filters)
+        self.conditions: list[Filter] = []  # comparisons: "more than 50 units"
 
-    # values of text columns are filters; the same words found in several tables count once
-    seen_spans: set[tuple[int, int]] = set()
-    columns_named: list[_Found] = []
-    values_named: list[_Found] = []
-    for f in found:
-        if (f.start, f.end) in seen_spans:
-            continue
-        usable, new_join = own_or_joined(f)
-        if not usable:
-            continue
-        seen_spans.add((f.start, f.end))
-        join = new_join
-        (values_named if f.value is not None else columns_named).append(f)
-        consumed.update(range(f.start, f.end))
+    # -- what the words name ------------------------------------------------------------
 
-    # the plan's table named by its sheet's name ("how many employees") is understood too
-    for i, w in enumerate(ws):
-        if w in table.words or (join is not None and w in join.other.words):
-            consumed.add(i)
+    def _usable(self, f: _Found) -> bool:
+        if f.table is self.table or any(c.name == f.column.name for c in self.table.columns):
+            return True
+        key = _shared_key(self.table, f.table)
+        if key is None or (self.join is not None and self.join.other is not f.table):
+            return False
+        self.join = Join(f.table, key[0], key[1])
+        return True
 
-    # "floor 2", "class 3": a numeric column equal to a number
-    for f in list(columns_named):
-        if f.column.numeric and _followed_by_number(ws, f.end) and not f.column.temporal:
-            value = int(ws[f.end])
-            values_named.append(_Found(f.start, f.end + 1, f.column, f.table, str(value)))
-            columns_named.remove(f)
-            consumed.add(f.end)
-
-    temporal = [c for c in table.columns if c.temporal]
-    years = [i for i, w in enumerate(ws) if _YEAR.fullmatch(w) and i not in consumed]
-    months = [i for i, w in enumerate(ws) if w in MONTHS or w[:3] in _MONTH_ABBREVIATIONS]
-    date_column = _named_date(columns_named, table) or (temporal[0] if temporal else None)
-
-    # operations
-    aggregate = ""
-    agg_at = -1
-    for i, w in enumerate(ws):
-        if w in AGGREGATE_WORDS and not aggregate:
-            aggregate, agg_at = AGGREGATE_WORDS[w], i
-            consumed.add(i)
-    count_at = _how_many(ws)
-    if count_at >= 0:
-        consumed.update({count_at - 2, count_at - 1})
-        if not aggregate or ws[agg_at] in {"number", "count"}:
-            aggregate = "count"
-    if "count" in ws:
-        consumed.add(ws.index("count"))
-        aggregate = aggregate or "count"
-    distinct = bool(DISTINCT_WORDS.intersection(ws))
-    share = bool(SHARE_WORDS.intersection(ws)) or "%" in ws
-    compare = bool(COMPARE_WORDS.intersection(ws))
-    grain = ""
-    for i, w in enumerate(ws):
-        if w in GRAIN_WORDS and date_column is not None and not _is_value_word(i, found):
-            grain = GRAIN_WORDS[w]
-            consumed.add(i)
-            break
-    for i, w in enumerate(ws):
-        if w in DISTINCT_WORDS or w in SHARE_WORDS or w in COMPARE_WORDS or w in _GROUP_CUES:
-            consumed.add(i)
-
-    limit: int | None = None
-    for i, w in enumerate(ws):
-        n = NUMBER_WORDS.get(w) or (int(w) if w.isdigit() and not _YEAR.fullmatch(w) else 0)
-        if n and 0 < n <= 100:
-            near = ws[max(0, i - 1) : i + 2]
-            if any(AGGREGATE_WORDS.get(x) in {"max", "min"} for x in near):
-                limit = n
-                consumed.add(i)
-
-    # dates: years and months as filters on the date column (or compared)
-    year_values = [int(ws[i]) for i in years]
-    if year_values and date_column is None:
-        return _decline(table, "a year", "the table has no date column to take it from")
-    consumed.update(years)
-    month_values: list[int] = []
-    for i in months:
-        if date_column is not None and not _is_value_word(i, found):
-            month_values.append(_month_number(ws[i]))
-            consumed.add(i)
-
-    # grouping: "by X", "per X", "each X", "which X …"
-    group: Column | None = None
-    group_table: Table | None = None
-    pick = False
-    row_pick = False
-    for f in columns_named:
-        before = ws[f.start - 1] if f.start > 0 else ""
-        before2 = ws[f.start - 2] if f.start > 1 else ""
-        groups = not f.column.numeric or f.column.identifier
-        if groups and (before in _GROUP_CUES or (before2 == "for" and before == "each")):
-            group, group_table = f.column, f.table
-        elif not f.column.numeric and (
-            before in _PICK_CUES or (before2 in _PICK_CUES and before in {"the", "a"})
-        ):
-            group, group_table, pick = f.column, f.table, True
-    if grain and date_column is not None and group is None:
-        group, group_table = date_column, table
-    if group is None:
-        # "which employee …", "who earns the most": the rows themselves
-        for i, w in enumerate(ws):
-            nxt = ws[i + 1] if i + 1 < len(ws) else ""
-            if w == "who" or (
-                w in _PICK_CUES and (nxt in table.words or singular_in(nxt, table.words))
+    def _take_names(self) -> None:
+        seen: set[tuple[int, int]] = set()
+        for f in self.found:
+            if (f.start, f.end) in seen or not self._usable(f):
+                continue
+            seen.add((f.start, f.end))
+            if f.table is not self.table and any(
+                c.name == f.column.name for c in self.table.columns
             ):
-                row_pick = True
-                consumed.update({i, i + 1} if nxt in table.words else {i})
+                own = next(c for c in self.table.columns if c.name == f.column.name)
+                f = _Found(f.start, f.end, own, self.table, f.value)
+            (self.values if f.value is not None else self.columns).append(f)
+            self.consumed.update(range(f.start, f.end))
+        for i, w in enumerate(self.ws):
+            if w in self.table.words or (self.join is not None and w in self.join.other.words):
+                self.consumed.add(i)
+
+    def _take_comparisons(self) -> None:
+        """ "more than 50 units", "earn over 100,000", "hired after 2020"."""
+        ws = self.ws
+        for i, w in enumerate(ws):
+            op = ""
+            width = 1
+            if i + 1 < len(ws) and (w, ws[i + 1]) in COMPARISON_PAIRS:
+                op, width = COMPARISON_PAIRS[(w, ws[i + 1])], 2
+            elif w in COMPARISONS:
+                op = COMPARISONS[w]
+            if not op or i + width >= len(ws):
+                continue
+            number = as_number(ws[i + width])
+            if number is None:
+                continue
+            at = i + width
+            if _YEAR.fullmatch(ws[at]) and w in {"after", "before"}:
+                column = self._date_column()
+                if column is None:
+                    continue
+                self.conditions.append(
+                    Filter(column, int(number), "year", op=">" if op == ">" else "<")
+                )
+            else:
+                figure = self._nearest_figure(i, at + 1)
+                if figure is None:
+                    continue
+                value: int | float = int(number) if number == int(number) else number
+                self.conditions.append(Filter(figure.column, value, op=op, table=figure.table))
+                self.columns = [c for c in self.columns if c is not figure]
+            self.consumed.update(range(i, at + 1))
+
+    def _nearest_figure(self, before: int, after: int) -> _Found | None:
+        """The numeric column named next to a comparison: after it, else before it."""
+        figures = [f for f in self.columns if f.column.numeric]
+        following = [f for f in figures if f.start >= after and f.start <= after + 2]
+        if following:
+            return following[0]
+        preceding = [f for f in figures if f.end <= before]
+        return preceding[-1] if preceding else None
+
+    def _date_column(self) -> Column | None:
+        for f in self.columns:
+            if f.column.temporal and f.table is self.table:
+                return f.column
+        return next((c for c in self.table.columns if c.temporal), None)
+
+    # -- the plan -----------------------------------------------------------------------
+
+    def plan(self) -> Plan | Decline:
+        ws = self.ws
+        self._take_names()
+        # "floor 2", "class 3": a numeric column equal to a number
+        for f in list(self.columns):
+            if f.column.numeric and _followed_by_number(ws, f.end) and not f.column.temporal:
+                self.values.append(_Found(f.start, f.end + 1, f.column, f.table, ws[f.end]))
+                self.columns.remove(f)
+                self.consumed.add(f.end)
+        self._take_comparisons()
+        table = self.table
+        date_column = self._date_column()
+
+        aggregate, agg_at, agg_word = "", -1, ""
+        for i, w in enumerate(ws):
+            if w in AGGREGATE_WORDS and i not in self.consumed:
+                if not aggregate:
+                    aggregate, agg_at, agg_word = AGGREGATE_WORDS[w], i, w
+                self.consumed.add(i)
+        for i in range(len(ws) - 1):
+            if (ws[i], ws[i + 1]) == ("add", "up"):
+                aggregate, agg_at = aggregate or "sum", i
+                self.consumed.update({i, i + 1})
+        how_much = -1
+        for i in range(len(ws) - 1):
+            if (ws[i], ws[i + 1]) == ("how", "much"):
+                how_much = i
+                self.consumed.update({i, i + 1})
+        averaged = any(w in {"average", "mean", "avg"} for w in ws)
+        if averaged and aggregate in {"max", "min"}:
+            pass  # "the highest average salary": the average, ranked
+        elif averaged:
+            aggregate = "avg"
+        count_at = _how_many(ws)
+        if count_at >= 0:
+            self.consumed.update({count_at - 2, count_at - 1})
+            if not aggregate or agg_word in {"count"}:
+                aggregate = "count"
+        if "count" in ws:
+            self.consumed.add(ws.index("count"))
+            aggregate = aggregate or "count"
+        distinct = bool(DISTINCT_WORDS.intersection(ws))
+        share = bool(SHARE_WORDS.intersection(ws))
+        compare = bool(COMPARE_WORDS.intersection(ws))
+        for i, w in enumerate(ws):
+            if w in DISTINCT_WORDS or w in SHARE_WORDS or w in COMPARE_WORDS or w in _GROUP_CUES:
+                self.consumed.add(i)
+        grain = ""
+        for i, w in enumerate(ws):
+            if w in GRAIN_WORDS and date_column is not None and i not in self.consumed:
+                grain = GRAIN_WORDS[w]
+                self.consumed.add(i)
                 break
-        # "Which region …" where the region is also a value somewhere: still the column
-    # measure: a numeric column named and not used to group
-    measures = [
-        f for f in columns_named if f.column.numeric and f.column is not group and f.table is table
-    ]
-    measures += [
-        f
-        for f in columns_named
-        if f.column.numeric and f.column is not group and f.table is not table
-    ]
-    text_named = [f for f in columns_named if not f.column.numeric and f.column is not group]
-    measure: Column | None = None
-    if measures:
-        measure = measures[0].column
-        if len({m.column.name for m in measures}) > 1:
-            # "salary by age": the one after the operation word is the measure
+        if table.row_total is not None:
+            for i, w in enumerate(ws):  # "annual", "for the year", "per month": the row total
+                if w in GRAIN_WORDS:
+                    self.consumed.add(i)
+
+        limit: int | None = None
+        ranked = aggregate in {"max", "min"} or any(
+            AGGREGATE_WORDS.get(w) in {"max", "min"} for w in ws
+        )
+        for i, w in enumerate(ws):
+            n = NUMBER_WORDS.get(w) or (int(w) if w.isdigit() and not _YEAR.fullmatch(w) else 0)
+            if not n or not 0 < n <= 100 or i in self.consumed:
+                continue
+            before = ws[i - 1] if i > 0 else ""
+            if ranked and (
+                before in {"top", "bottom", "which", "what", "the", "first", "last"}
+                or before in AGGREGATE_WORDS
+                or (i + 1 < len(ws) and ws[i + 1] in AGGREGATE_WORDS)
+            ):
+                limit = n
+                self.consumed.add(i)
+
+        years = [i for i, w in enumerate(ws) if _YEAR.fullmatch(w) and i not in self.consumed]
+        year_values = [int(ws[i]) for i in years]
+        if year_values and date_column is None:
+            return self._decline("", None, None, "the table has no date column for a year")
+        self.consumed.update(years)
+        month_values: list[int] = []
+        days: list[str] = []
+        if date_column is not None:
+            for i, w in enumerate(ws):
+                if w in _MONTH_WORDS and i not in self.consumed:
+                    self.consumed.add(i)
+                    nxt = ws[i + 1] if i + 1 < len(ws) else ""
+                    if nxt.isdigit() and 1 <= int(nxt) <= 31:  # "May 3": that day
+                        days.append(f"{_MONTH_WORDS[w]:02d}-{int(nxt):02d}")
+                        self.consumed.add(i + 1)
+                    else:
+                        month_values.append(_MONTH_WORDS[w])
+
+        # grouping: "by X", "per X", "each X", "which X …"
+        group: Column | None = None
+        group_table: Table | None = None
+        pick = False
+        row_pick = False
+        for f in self.columns:
+            before = ws[f.start - 1] if f.start > 0 else ""
+            before2 = ws[f.start - 2] if f.start > 1 else ""
+            cued = before in _GROUP_CUES or (before2 == "for" and before == "each")
+            few = 0 < f.column.distinct <= 50 and f.column.kind == "integer"
+            groupable = not f.column.numeric or f.column.identifier or (cued and few)
+            if not groupable:
+                continue
+            if cued:
+                group, group_table = f.column, f.table
+            elif (
+                before in _PICK_CUES
+                or (before2 in _PICK_CUES and before in {"the", "a"})
+                or (before2 in _PICK_CUES and limit is not None and before.isdigit())
+                or (before2 in _PICK_CUES and NUMBER_WORDS.get(before))
+                or (before in {"top", "bottom"} or before2 in {"top", "bottom"})
+            ):
+                group, group_table, pick = f.column, f.table, True
+        if grain and date_column is not None and group is None:
+            group, group_table = date_column, table
+        if group is None:
+            # "which employee …", "who earns the most": the rows themselves
+            for i, w in enumerate(ws):
+                nxt = ws[i + 1] if i + 1 < len(ws) else ""
+                if w == "who" or (w in _PICK_CUES and (nxt in table.words or nxt in _ROW_NOUNS)):
+                    row_pick = True
+                    self.consumed.add(i)
+                    if nxt in table.words or nxt in _ROW_NOUNS:
+                        self.consumed.add(i + 1)
+                    break
+            if limit is not None and any(w in {"top", "bottom"} for w in ws):
+                row_pick = True
+
+        # measure: a numeric column named and not used to group
+        measures = [
+            f
+            for f in self.columns
+            if f.column.numeric and f.column is not group and not f.column.identifier
+        ]
+        measures.sort(key=lambda f: f.table is not table)
+        text_named = [
+            f
+            for f in self.columns
+            if (not f.column.numeric or f.column.identifier) and f.column is not group
+        ]
+        # a text column right beside its own value ("the api service") is the filter's
+        for f in list(text_named):
+            if any(
+                v.column.name == f.column.name and (v.end == f.start or f.end == v.start)
+                for v in self.values
+            ):
+                text_named.remove(f)
+        for f in list(text_named):
+            values = {v.lower() for v in f.column.values}
+            if values and values <= _YES_NO and values & _YES:
+                yes = next(v for v in f.column.values if v.lower() in _YES)
+                self.values.append(_Found(f.start, f.end, f.column, f.table, yes))
+                text_named.remove(f)
+        measure: Column | None = None
+        if measures:
             after = [m for m in measures if m.start > agg_at] if agg_at >= 0 else measures
             measure = (after or measures)[0].column
-            others = [m.column for m in measures if m.column is not measure]
-            if group is None and others and not others[0].numeric:
-                group = others[0]
-
-    # "how many units": a figure's total, not a count of rows
-    if aggregate == "count" and measure is not None and not measure.identifier:
-        aggregate = "sum"
-    # "top 3 products by revenue": the products are the groups
-    if group is None and limit is not None and measure is not None:
-        for f in text_named:
-            group, group_table = f.column, f.table
-            text_named = [t for t in text_named if t is not f]
-            break
-    # text columns named without a cue: "how many products" counts them
-    counted: Column | None = None
-    if aggregate == "count" and measure is None:
-        for f in text_named:
-            if f.start >= count_at >= 0 or f.start > agg_at >= 0:
-                counted = f.column
-                break
-        if counted is None and distinct and text_named:
-            counted = text_named[0].column
-    elif distinct and text_named:
-        counted = text_named[0].column
-        aggregate = "count"
-
-    # what is left unexplained?
-    unexplained = [
-        w
-        for i, w in enumerate(ws)
-        if i not in consumed
-        and w not in STOPWORDS
-        and w not in _FILLER
-        and not w.isdigit()
-        and w not in AGGREGATE_WORDS
-    ]
-    if unexplained:
-        word = unexplained[0]
-        return _decline(
-            table,
-            _understood(aggregate, measure, group, values_named, table),
-            f'nothing in the workbook is called "{word}"',
-        )
-
-    for f in values_named:
-        assert f.value is not None
-        equal: str | int = int(f.value) if f.column.numeric else f.value
-        filters.append(Filter(f.column, equal, table=None if f.table is table else f.table))
-    compare_values: tuple[str | int, ...] = ()
-    if len(year_values) >= 2 and (compare or "and" in ws or "or" in ws):
-        compare_values = tuple(year_values)
-        if group is None and date_column is not None:
-            group, grain = date_column, "year"
-    else:
-        filters += [Filter(date_column, y, "year") for y in year_values if date_column]
-    filters += [Filter(date_column, m, "month") for m in month_values if date_column]
-    by_column: dict[str, list[Filter]] = {}
-    for flt in filters:
-        if not flt.part:
-            by_column.setdefault(flt.column.name, []).append(flt)
-    for same in by_column.values():
-        if len(same) >= 2:  # "North and South", "North vs South": compared, not both at once
-            filters = [f for f in filters if f not in same]
-            compare_values = tuple(f.value for f in same)
-            group = same[0].column
-            group_table = same[0].table
-            if group_table is None:
-                group_table = table
-
-    if counted is not None:
-        aggregate = "count_distinct"
-        measure = counted
-    if not aggregate:
         if measure is None:
-            if row_pick or not (group or filters):
-                return _decline(
-                    table,
-                    _understood(aggregate, measure, group, values_named, table),
-                    "which figure to compute (a total, an average, a count …)",
+            for w in ws:
+                implied = IMPLIED_MEASURES.get(w)
+                if implied:
+                    measure = next(
+                        (c for c in table.columns if c.numeric and set(implied) & set(c.words)),
+                        None,
+                    )
+                    if measure is not None:
+                        break
+        if measure is None and table.row_total is not None and aggregate != "count":
+            measure = self._row_measure(aggregate, averaged)
+            if measure is None:
+                return self._decline(
+                    aggregate, None, group, "the months are columns here: ask for one month"
                 )
+            if aggregate in {"max", "min"} and measure.parts_op in {"max", "min"}:
+                aggregate = "max" if measure.parts_op == "max" else "min"
+                averaged = False
+        if measure is None and how_much >= 0:
+            figures = [
+                c
+                for c in table.columns
+                if c.numeric and not c.identifier and not c.averaged and not c.parts
+            ]
+            if len(figures) == 1:  # "how much did shipped orders bring in": the one figure
+                measure = figures[0]
+                aggregate = aggregate or "sum"
+            else:
+                return self._decline(aggregate, None, group, "which figure to add up")
+
+        # "how many units": a figure's total, not a count of rows
+        if aggregate == "count" and measure is not None and not measure.parts:
+            if count_at >= 0 and any(
+                m.start >= count_at and m.start <= count_at + 1 for m in measures
+            ):
+                aggregate = "sum"
+            elif not any(m.start >= count_at for m in measures):
+                measure = None if count_at >= 0 else measure
+        elif aggregate == "count" and measure is not None and measure.parts:
+            measure = None
+        # "top 3 products by revenue": the products are the groups
+        if group is None and limit is not None and measure is not None:
+            for f in text_named:
+                group, group_table, row_pick = f.column, f.table, False
+                text_named = [t for t in text_named if t is not f]
+                break
+        counted: Column | None = None
+        if aggregate == "count" and measure is None:
+            for f in text_named:
+                if count_at >= 0 and f.start in {count_at, count_at + 1}:
+                    counted = f.column
+                    break
+            if counted is None and distinct and text_named:
+                counted = text_named[0].column
+        elif distinct and text_named:
+            counted = text_named[0].column
             aggregate = "count"
-        else:
-            aggregate = "avg" if measure.averaged else "sum"
-    if aggregate in {"sum", "avg", "min", "max"} and measure is None:
-        if aggregate in {"min", "max"} and count_at >= 0:
-            aggregate = "count"
-        elif aggregate in {"max", "min"} and group is not None:
-            # "which region has the most orders": the most rows
-            aggregate, pick = "count", True
-        else:
-            return _decline(
-                table,
-                _understood(aggregate, measure, group, values_named, table),
-                "which numeric column to compute it over",
+
+        unexplained = [
+            w
+            for i, w in enumerate(ws)
+            if i not in self.consumed
+            and w not in STOPWORDS
+            and w not in _FILLER
+            and not _is_inflection_of(w, self.consumed, ws, table)
+        ]
+        if unexplained:
+            return self._decline(
+                aggregate, measure, group, f'nothing in the workbook is called "{unexplained[0]}"'
             )
-    if measure is not None and measure.identifier and aggregate in {"sum", "avg"}:
-        return _decline(table, f"{measure.name}", f"{measure.name} is an identifier, not a figure")
 
-    order = ""
-    inner = aggregate
-    if aggregate in {"max", "min"} and (group is not None or limit is not None or row_pick):
-        order = "desc" if aggregate == "max" else "asc"
-        if row_pick or group is None:
-            row_pick = True
-        else:
-            inner = "avg" if measure is not None and measure.averaged else "sum"
-            if agg_at >= 0 and any(ws[j] in {"average", "mean", "avg"} for j in range(len(ws))):
-                inner = "avg"
-            if limit is None:
-                pick = True
-    elif aggregate in {"max", "min"} and measure is not None:
-        row_pick = True
-        order = "desc" if aggregate == "max" else "asc"
-    if pick and group is not None and not order:
-        order = "desc"
-    if pick and limit is None:
-        limit = 1
-    if row_pick and limit is None:
-        limit = 1
-    averaged = aggregate == "avg" or any(w in {"average", "mean"} for w in ws)
-    if averaged and inner in {"sum", "max", "min"} and group is not None and order:
-        inner = "avg"
-    if share and group is None and not filters:
-        return _decline(
-            table,
-            _understood(aggregate, measure, group, values_named, table),
-            "the part to take the share of (a group, or a value such as a region)",
+        filters: list[Filter] = []
+        for f in self.values:
+            assert f.value is not None
+            equal: str | int = int(f.value) if f.column.numeric else f.value
+            filters.append(Filter(f.column, equal, table=None if f.table is table else f.table))
+        compare_values: tuple[str | int, ...] = ()
+        if len(year_values) >= 2:
+            compare_values = tuple(year_values)
+            if group is None and date_column is not None:
+                group, group_table, grain = date_column, table, "year"
+        elif date_column is not None:
+            filters += [Filter(date_column, y, "year") for y in year_values]
+        if date_column is not None:
+            filters += [Filter(date_column, m, "month") for m in month_values]
+            filters += [Filter(date_column, d, "day") for d in days]
+        by_column: dict[str, list[Filter]] = {}
+        for flt in filters:
+            if not flt.part:
+                by_column.setdefault(flt.column.name, []).append(flt)
+        for same in by_column.values():
+            if len(same) >= 2 and group is None:  # "North vs South": compared, not both
+                filters = [f for f in filters if f not in same]
+                compare_values = tuple(f.value for f in same if not isinstance(f.value, float))
+                group = same[0].column
+                group_table = same[0].table or table
+        filters += self.conditions
+        if group is not None and group.identifier and group_table in (None, table):
+            named = self._label_through_join(group)
+            if named is not None:
+                group, group_table = named
+        del compare  # the values compared say it; the word alone changes nothing
+
+        listing = False
+        if counted is None and count_at >= 0 and group is not None and pick and measure is None:
+            counted, group, pick = group, None, False  # "which subjects …, and how many"
+        if counted is not None:
+            aggregate, measure = "count_distinct", counted
+            listing = any(w in {"which", "what", "list", "name"} for w in ws)
+        if not aggregate:
+            if measure is None:
+                if row_pick or not (group or filters):
+                    return self._decline(aggregate, measure, group, "which figure to compute")
+                aggregate = "count"
+            else:
+                aggregate = "avg" if measure.averaged else "sum"
+        if aggregate in {"sum", "avg", "min", "max"} and measure is None:
+            if aggregate in {"max", "min"} and group is not None:
+                aggregate, pick = "count", True  # "which region has the most orders"
+            else:
+                return self._decline(
+                    aggregate, measure, group, "which numeric column to compute it over"
+                )
+
+        order = ""
+        inner = aggregate
+        if aggregate in {"max", "min"}:
+            order = "desc" if aggregate == "max" else "asc"
+            if group is not None:
+                inner = "avg" if averaged or (measure is not None and measure.averaged) else "sum"
+                pick = pick or limit is None
+            else:
+                row_pick = True
+        elif pick and group is not None:
+            order = "desc"
+        if pick and limit is None:
+            limit = 1
+        if row_pick and limit is None:
+            limit = 1
+        if share and group is None and not filters:
+            return self._decline(aggregate, measure, group, "the part to take the share of")
+        return Plan(
+            table=table,
+            aggregate=inner,
+            measure=measure,
+            group=group,
+            group_table=group_table if group_table is not table else None,
+            grain=grain if group is not None and group.temporal else "",
+            filters=tuple(filters),
+            order=order,
+            limit=limit,
+            pick=pick and group is not None,
+            row_pick=row_pick and group is None,
+            share=share,
+            compare=compare_values,
+            join=self.join,
+            listing=listing,
         )
-    if join is not None and group_table is None:
-        group_table = table
-    return Plan(
-        table=table,
-        aggregate=inner,
-        measure=measure,
-        group=group,
-        group_table=group_table if group_table is not table else None,
-        grain=grain if group is not None and group.temporal else "",
-        filters=tuple(filters),
-        order=order,
-        limit=limit,
-        pick=pick,
-        row_pick=row_pick and group is None,
-        share=share,
-        compare=compare_values,
-        join=join,
-    )
+
+    def _row_measure(self, aggregate: str, averaged: bool) -> Column | None:
+        """On a table with months as columns: the row's total, its monthly average, its
+        largest or smallest month; None when the question ranks the months themselves."""
+        total = self.table.row_total
+        assert total is not None
+        ws = self.ws
+        monthly = "month" in ws or "monthly" in ws
+        which_month = any(ws[i] in _PICK_CUES and ws[i + 1] == "month" for i in range(len(ws) - 1))
+        if which_month:
+            return None
+        if monthly and averaged:
+            return dataclasses.replace(total, name="monthly average", parts_op="avg")
+        if monthly and aggregate in {"max", "min"}:
+            name = "largest month" if aggregate == "max" else "smallest month"
+            return dataclasses.replace(total, name=name, parts_op=aggregate)
+        return total
+
+    def _label_through_join(self, key: Column) -> tuple[Column, Table] | None:
+        """Customer ID grouped: the customers' names instead, joined on the id."""
+        if self.join is not None:
+            return None
+        for other in self._tables:
+            if other is self.table:
+                continue
+            shared = _shared_key(self.table, other)
+            label = other.label_column()
+            if shared is not None and shared[0] == key.name and label is not None:
+                self.join = Join(other, shared[0], shared[1])
+                return label, other
+        return None
+
+    def _decline(
+        self, aggregate: str, measure: Column | None, group: Column | None, missing: str
+    ) -> Decline:
+        parts = []
+        names = {"sum": "a total", "avg": "an average", "count": "a count"}
+        if aggregate:
+            parts.append(names.get(aggregate, f"the {aggregate}imum"))
+        if measure is not None:
+            parts.append(f"of {measure.name}")
+        if group is not None:
+            parts.append(f"by {group.name}")
+        parts += [f"for {f.column.name} {f.value}" for f in self.values]
+        parts.append(f"in sheet {self.table.sheet}")
+        return Decline(
+            understood=" ".join(parts), missing=missing, suggestions=_suggestions(self.table)
+        )
 
 
-_MONTH_ABBREVIATIONS = frozenset(m[:3] for m in MONTHS) - {"may", "mar"}
+_ROW_NOUNS = frozenset({"employee", "person", "student", "customer", "item", "product", "one"})
 
 
-def _month_number(word: str) -> int:
-    for number, month in enumerate(MONTHS, start=1):
-        if word == month or word == month[:3]:
-            return number
-    return 0
-
-
-def singular_in(word: str, names: tuple[str, ...]) -> bool:
-    return bool(word) and any(n.startswith(word) or word.startswith(n) for n in names)
-
-
-def _is_value_word(index: int, found: list[_Found]) -> bool:
-    return any(f.start <= index < f.end for f in found)
-
-
-def _named_date(columns_named: list[_Found], table: Table) -> Column | None:
-    for f in columns_named:
-        if f.column.temporal and f.table is table:
-            return f.column
-    return None
+def _is_inflection_of(word: str, consumed: set[int], ws: list[str], table: Table) -> bool:
+    """ "budgeted" beside a table called Budget, "scored" beside a Score column."""
+    stems = {word[:-2], word[:-1], word[:-3]} if word.endswith(("ed", "ing")) else set()
+    names = set(table.words) | {w for c in table.columns for w in c.words}
+    return bool(stems & names)
 
 
 def _shared_key(table: Table, other: Table) -> tuple[str, str] | None:
@@ -487,34 +679,8 @@ def _shared_key(table: Table, other: Table) -> tuple[str, str] | None:
     return None
 
 
-def _understood(
-    aggregate: str,
-    measure: Column | None,
-    group: Column | None,
-    values: list[_Found],
-    table: Table,
-) -> str:
-    parts = []
-    if aggregate:
-        names = {"sum": "a total", "avg": "an average", "count": "a count"}
-        parts.append(names.get(aggregate, aggregate))
-    if measure is not None:
-        parts.append(f"of {measure.name}")
-    if group is not None:
-        parts.append(f"by {group.name}")
-    parts += [f"for {f.column.name} {f.value}" for f in values]
-    parts.append(f"in sheet {table.sheet}")
-    return " ".join(parts)
-
-
-def _decline(table: Table, understood: str, missing: str) -> Decline:
-    return Decline(understood=understood, missing=missing, suggestions=_suggestions(table))
-
-
 def _suggestions(table: Table) -> tuple[str, ...]:
     """Queries that do run on the table: a total of its first figures, a count by a group."""
-    from sheetstream.planner.sql import quote
-
     out = []
     numeric = [c for c in table.columns if c.numeric and not c.identifier]
     texts = [c for c in table.columns if c.kind == "text" and 1 < c.distinct <= 50]

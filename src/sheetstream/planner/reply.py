@@ -78,9 +78,11 @@ def reply_text(plan: Plan, columns: Sequence[str], rows: Sequence[Sequence[objec
                 f"{_capital(about)} is {number(part)} of {number(whole)}: "
                 f"a share of {number(share)} %.\n"
             )
+        if plan.listing and len(rows[0]) > 1:
+            return f"{_capital(about)} is {number(rows[0][0])}: {rows[0][1]}.\n"
         return f"{_capital(about)} is {number(rows[0][0])}.\n"
     group = columns[0]
-    if plan.pick and len(rows) >= 1:
+    if plan.pick and (plan.limit or 1) == 1:
         best = "highest" if plan.order != "asc" else "lowest"
         head = f"{_capital(about)} is {best} for {group} {label(rows[0][0])}: {number(rows[0][1])}."
         return head + "\n"
@@ -132,7 +134,7 @@ def plan_numbers(plan: Plan, rows: int) -> list[float]:
     numbers = [float(rows)]
     if plan.limit is not None:
         numbers.append(float(plan.limit))
-    numbers += [float(f.value) for f in plan.filters if isinstance(f.value, int)]
+    numbers += [float(f.value) for f in plan.filters if isinstance(f.value, int | float)]
     numbers += [float(v) for v in plan.compare if isinstance(v, int)]
     return numbers
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sheetstream.planner.words import words
+from sheetstream.planner.words import MONTHS, words
 
 NUMERIC = frozenset({"integer", "number"})
 TEMPORAL = frozenset({"date", "datetime"})
@@ -25,6 +25,8 @@ class Column:
     words: tuple[str, ...]
     values: tuple[str, ...] = ()  # a text column's values, when few enough were indexed
     distinct: int = 0
+    parts: tuple[str, ...] = ()  # a row's figure over these columns (months as columns)
+    parts_op: str = "sum"  # how: sum, avg, max, min
 
     @property
     def numeric(self) -> bool:
@@ -52,6 +54,7 @@ class Table:
     rows: int
     columns: tuple[Column, ...]
     words: tuple[str, ...]  # the sheet's name and the table's
+    row_total: Column | None = None  # the months-as-columns total, when the table has one
 
     def label_column(self) -> Column | None:
         """The text column that best names a row (Name, Item, Product …), if any."""
@@ -77,9 +80,33 @@ def tables_of(workbook: Mapping[str, Any]) -> tuple[Table, ...]:
                     rows=int(sheet["rows"]),
                     columns=columns,
                     words=tuple(dict.fromkeys(words(f"{sheet['name']} {sheet['table']}"))),
+                    row_total=_row_total(columns),
                 )
             )
     return tuple(tables)
+
+
+def month_of(column: Column) -> int:
+    """1–12 for a column named after a month ("Mar", "March", "Mar 2024"), else 0."""
+    for word in column.words:
+        for number, month in enumerate(MONTHS, start=1):
+            if word in (month, month[:3]) or (month == "september" and word == "sept"):
+                return number
+    return 0
+
+
+def _row_total(columns: tuple[Column, ...]) -> Column | None:
+    """Three or more numeric columns named after months: their sum is the row's total."""
+    months = [c for c in columns if c.numeric and month_of(c)]
+    if len(months) < 3:
+        return None
+    names = tuple(c.name for c in months)
+    return Column(
+        name=f"{names[0]}–{names[-1]} total",
+        kind="number",
+        words=("total",),
+        parts=names,
+    )
 
 
 def _column(profile: Mapping[str, Any]) -> Column:

@@ -22,9 +22,9 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def literal(value: str | int) -> str:
-    if isinstance(value, int):
-        return str(value)
+def literal(value: str | int | float) -> str:
+    if isinstance(value, int | float):
+        return repr(value)
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -38,6 +38,13 @@ def to_sql(plan: Plan) -> str:
     if plan.group is None:
         if plan.share:
             return _share_of_filter(plan, source)
+        if plan.listing and plan.measure is not None:
+            column = _column(plan.measure, plan)
+            values = f"string_agg(DISTINCT {column}, ', ' ORDER BY {column})"
+            return (
+                f"SELECT {figure} AS {quote(FIGURE)}, {values} AS {quote('values')} "
+                f"FROM {source}{where}"
+            )
         return f"SELECT {figure} AS {quote(FIGURE)} FROM {source}{where}"
     group = _group_expr(plan)
     select = [f"{group} AS {quote(plan.group.name if not plan.grain else plan.grain)}"]
@@ -76,6 +83,14 @@ def _source(plan: Plan) -> str:
 
 
 def _column(column: Column, plan: Plan, table: Table | None = None) -> str:
+    if column.parts:  # a row's figure over several columns: blanks count as nothing
+        cells = [f"coalesce({quote(p)}, 0)" for p in column.parts]
+        if column.parts_op == "max":
+            return f"greatest({', '.join(cells)})"
+        if column.parts_op == "min":
+            return f"least({', '.join(cells)})"
+        total = "(" + " + ".join(cells) + ")"
+        return f"({total} / {len(cells)})" if column.parts_op == "avg" else total
     if plan.join is None:
         return quote(column.name)
     alias = "b" if table is not None and table is plan.join.other else "a"
@@ -117,10 +132,12 @@ def _group_expr(plan: Plan) -> str:
 def _condition(flt: Filter, plan: Plan) -> str:
     column = _column(flt.column, plan, flt.table)
     if flt.part == "year":
-        return f"year({column}) = {literal(flt.value)}"
+        return f"year({column}) {flt.op} {literal(flt.value)}"
     if flt.part == "month":
-        return f"month({column}) = {literal(flt.value)}"
-    return f"{column} = {literal(flt.value)}"
+        return f"month({column}) {flt.op} {literal(flt.value)}"
+    if flt.part == "day":
+        return f"strftime({column}, '%m-%d') = {literal(flt.value)}"
+    return f"{column} {flt.op} {literal(flt.value)}"
 
 
 def _conditions(plan: Plan) -> list[str]:
@@ -149,7 +166,8 @@ def _row_pick(plan: Plan, source: str, where: str) -> str:
     assert plan.measure is not None
     measure = _column(plan.measure, plan)
     label = plan.table.label_column()
-    select = [measure] if label is None else [_column(label, plan), measure]
+    shown = f"{measure} AS {quote(plan.measure.name)}"
+    select = [shown] if label is None else [_column(label, plan), shown]
     best = "max" if plan.order != "asc" else "min"
     if plan.limit is not None and plan.limit > 1:
         direction = "DESC" if plan.order != "asc" else "ASC"

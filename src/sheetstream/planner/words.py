@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+# a number as written ("100,000", "2.5") is one word; so is "q3" or "let's"
+_WORD = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|[a-z0-9]+(?:'[a-z]+)?")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
@@ -21,10 +22,19 @@ STOPWORDS = word_set(
     did done have has had what which who whom whose when where how me my our we us you your i
     it its this that these those there their them they give show tell list find get see want
     please can could would will should may might must shall let let's all any each every
-    value values number numbers amount figure figures data sheet table workbook spreadsheet
+    value values number numbers figure figures data sheet table workbook spreadsheet
     row rows record records entry entries overall altogether combined together so far as than
     out up down over under across between among into about within during not no only just
     also then else such same other another one ones much many more most less least
+    """
+)
+
+# Words too common to name a column on their own: a column called "Value" or "Number" is
+# named by them, but a column whose words are all of these is not matched.
+FUNCTION_WORDS = word_set(
+    """
+    a an the of in on at to for from with by per and or is are was were be do does did what
+    which who how it its this that there all any each every
     """
 )
 
@@ -56,6 +66,71 @@ AGGREGATE_WORDS: dict[str, str] = {
     "bottom": "min",
     "worst": "min",
     "least": "min",
+    "longest": "max",
+    "slowest": "max",
+    "oldest": "max",
+    "latest": "max",
+    "shortest": "min",
+    "fastest": "min",
+    "quickest": "min",
+    "youngest": "min",
+    "earliest": "min",
+}
+# what an adjective measures, when the question names no figure: "the oldest" is an age
+IMPLIED_MEASURES: dict[str, tuple[str, ...]] = {
+    "oldest": ("age",),
+    "youngest": ("age",),
+    "longest": ("duration", "time", "length"),
+    "shortest": ("duration", "time", "length"),
+    "slowest": ("duration", "time", "latency"),
+    "fastest": ("duration", "time", "latency"),
+    "quickest": ("duration", "time", "latency"),
+}
+# words for a figure, when the workbook has a column of that name: "earn" is a salary
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "earn": ("salary", "pay", "wage", "income"),
+    "earner": ("salary", "pay", "wage", "income"),
+    "paid": ("salary", "pay", "wage"),
+    "payroll": ("salary", "pay", "wage"),
+    "pay": ("salary", "wage"),
+    "wage": ("salary", "pay"),
+    "unit": ("quantity", "qty", "units"),
+    "cost": ("cost", "price"),
+    "price": ("price", "cost"),
+    "spend": ("amount", "cost", "spend"),
+    "spent": ("amount", "cost", "spend"),
+    "response": ("duration", "latency"),
+    "took": ("duration", "latency"),
+    "mark": ("score", "grade"),
+    "result": ("score",),
+    "old": ("age",),
+}
+# comparison words before a number: the filter they make
+COMPARISONS: dict[str, str] = {
+    "over": ">",
+    "above": ">",
+    "after": ">",
+    "exceeding": ">",
+    "under": "<",
+    "below": "<",
+    "before": "<",
+}
+COMPARISON_PAIRS: dict[tuple[str, str], str] = {
+    ("more", "than"): ">",
+    ("greater", "than"): ">",
+    ("higher", "than"): ">",
+    ("larger", "than"): ">",
+    ("longer", "than"): ">",
+    ("bigger", "than"): ">",
+    ("older", "than"): ">",
+    ("less", "than"): "<",
+    ("fewer", "than"): "<",
+    ("lower", "than"): "<",
+    ("smaller", "than"): "<",
+    ("shorter", "than"): "<",
+    ("younger", "than"): "<",
+    ("at", "least"): ">=",
+    ("at", "most"): "<=",
 }
 DISTINCT_WORDS = frozenset({"different", "distinct", "unique"})
 SHARE_WORDS = frozenset({"share", "percentage", "percent", "proportion", "fraction", "%"})
@@ -127,3 +202,11 @@ def words(text: str) -> list[str]:
     """The words of `text`, lower case, singular: "Unit Price" → ["unit", "price"]."""
     spaced = _CAMEL.sub(" ", text).replace("_", " ").lower()
     return [singular(w.removesuffix("'s")) for w in _WORD.findall(spaced)]
+
+
+def as_number(word: str) -> float | None:
+    """A word that is a number ("100,000", "2.5", "twelve" is not), else None."""
+    try:
+        return float(word.replace(",", ""))
+    except ValueError:
+        return None
