@@ -9,6 +9,7 @@ or what will be), and None when it does not look like a question about the data 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -180,7 +181,10 @@ def _followed_by_number(ws: list[str], end: int) -> bool:
 def _best_table(found: list[_Found], tables: Sequence[Table], ws: list[str]) -> Table:
     """The table holding the figure asked about; then the one naming most of the question."""
 
-    def score(table: Table) -> tuple[int, int, int]:
+    counted_at = _how_many(ws)
+    counted = ws[counted_at] if 0 <= counted_at < len(ws) else ""
+
+    def score(table: Table) -> tuple[int, int, int, int]:
         own = sum(f.end - f.start for f in found if f.table is table)
         named = sum(1 for w in table.words if w in ws)
         figures = sum(
@@ -191,7 +195,7 @@ def _best_table(found: list[_Found], tables: Sequence[Table], ws: list[str]) -> 
             and f.value is None
             and not _followed_by_number(ws, f.end)
         )
-        return figures, own + named, -tables.index(table)
+        return figures, counted in table.words, own + named, -tables.index(table)
 
     return max(tables, key=score)
 
@@ -239,6 +243,11 @@ class _Planner:
         for i, w in enumerate(self.ws):
             if w in self.table.words or (self.join is not None and w in self.join.other.words):
                 self.consumed.add(i)
+        # "item categories": two text columns side by side, the second is the noun
+        texts = [f for f in self.columns if not f.column.numeric]
+        for first, second in itertools.pairwise(texts):
+            if first.end == second.start:
+                self.columns.remove(first)
 
     def _take_comparisons(self) -> None:
         """ "more than 50 units", "earn over 100,000", "hired after 2020"."""
@@ -391,7 +400,7 @@ class _Planner:
             before = ws[f.start - 1] if f.start > 0 else ""
             before2 = ws[f.start - 2] if f.start > 1 else ""
             cued = before in _GROUP_CUES or (before2 == "for" and before == "each")
-            few = 0 < f.column.distinct <= 50 and f.column.kind == "integer"
+            few = 0 < f.column.distinct <= 12 and f.column.kind == "integer"
             groupable = not f.column.numeric or f.column.identifier or (cued and few)
             if not groupable:
                 continue
@@ -407,6 +416,21 @@ class _Planner:
                 group, group_table, pick = f.column, f.table, True
         if grain and date_column is not None and group is None:
             group, group_table = date_column, table
+        if group is None and self.join is None:
+            # "which customer spent the most": the customers, joined on their id
+            for i, w in enumerate(ws[:-1]):
+                if w not in _PICK_CUES:
+                    continue
+                for other in self._tables:
+                    shared = _shared_key(table, other) if other is not table else None
+                    label = other.label_column()
+                    if ws[i + 1] in other.words and shared is not None and label is not None:
+                        self.join = Join(other, shared[0], shared[1])
+                        group, group_table, pick = label, other, True
+                        self.consumed.update({i, i + 1})
+                        break
+                if group is not None:
+                    break
         if group is None:
             # "which employee …", "who earns the most": the rows themselves
             for i, w in enumerate(ws):
@@ -445,6 +469,10 @@ class _Planner:
                 yes = next(v for v in f.column.values if v.lower() in _YES)
                 self.values.append(_Found(f.start, f.end, f.column, f.table, yes))
                 text_named.remove(f)
+        if len({m.column.name for m in measures}) > 1 and (
+            "and" in ws or COMPARE_WORDS.intersection(ws)
+        ):
+            return self._decline(aggregate, None, group, "it asks for two figures at once")
         measure: Column | None = None
         if measures:
             after = [m for m in measures if m.start > agg_at] if agg_at >= 0 else measures
@@ -554,7 +582,15 @@ class _Planner:
         del compare  # the values compared say it; the word alone changes nothing
 
         listing = False
-        if counted is None and count_at >= 0 and group is not None and pick and measure is None:
+        if (
+            counted is None
+            and count_at >= 0
+            and group is not None
+            and pick
+            and measure is None
+            and limit is None
+            and aggregate not in {"max", "min"}
+        ):
             counted, group, pick = group, None, False  # "which subjects …, and how many"
         if counted is not None:
             aggregate, measure = "count_distinct", counted
@@ -567,13 +603,21 @@ class _Planner:
             else:
                 aggregate = "avg" if measure.averaged else "sum"
         if aggregate in {"sum", "avg", "min", "max"} and measure is None:
-            if aggregate in {"max", "min"} and group is not None:
+            if aggregate in {"max", "min"} and group is not None and self._counts_rows(agg_at):
                 aggregate, pick = "count", True  # "which region has the most orders"
             else:
                 return self._decline(
                     aggregate, measure, group, "which numeric column to compute it over"
                 )
 
+        if measure is not None and aggregate in {"sum", "avg"} and not measure.numeric:
+            return self._decline(aggregate, None, group, f"{measure.name} is not a number")
+        if (
+            measure is not None
+            and aggregate in {"min", "max"}
+            and not (measure.numeric or measure.temporal)
+        ):
+            return self._decline(aggregate, None, group, f"{measure.name} is not a number")
         order = ""
         inner = aggregate
         if aggregate in {"max", "min"}:
@@ -609,6 +653,12 @@ class _Planner:
             listing=listing,
         )
 
+    def _counts_rows(self, at: int) -> bool:
+        """ "the most orders", "the most rows": what is ranked is a count of the rows."""
+        after = self.ws[at + 1 : at + 3] if at >= 0 else []
+        nouns = set(self.table.words) | _ROW_NOUNS | {"row", "record", "entry", "sale", "order"}
+        return any(w in nouns for w in after) or "number" in self.ws or "count" in self.ws
+
     def _row_measure(self, aggregate: str, averaged: bool) -> Column | None:
         """On a table with months as columns: the row's total, its monthly average, its
         largest or smallest month; None when the question ranks the months themselves."""
@@ -618,6 +668,10 @@ class _Planner:
         monthly = "month" in ws or "monthly" in ws
         which_month = any(ws[i] in _PICK_CUES and ws[i + 1] == "month" for i in range(len(ws) - 1))
         if which_month:
+            return None
+        if any(
+            ws[i] in {"by", "each", "every"} and ws[i + 1] == "month" for i in range(len(ws) - 1)
+        ):
             return None
         if monthly and averaged:
             return dataclasses.replace(total, name="monthly average", parts_op="avg")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # a number as written ("100,000", "2.5") is one word; so is "q3" or "let's"
-_WORD = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|[a-z0-9]+(?:'[a-z]+)?")
+_WORD = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|[a-z0-9]+(?:'[a-z]+)?|%")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
@@ -22,7 +22,7 @@ STOPWORDS = word_set(
     did done have has had what which who whom whose when where how me my our we us you your i
     it its this that these those there their them they give show tell list find get see want
     please can could would will should may might must shall let let's all any each every
-    value values number numbers figure figures data sheet table workbook spreadsheet
+    number numbers figure figures data sheet table workbook spreadsheet
     row rows record records entry entries overall altogether combined together so far as than
     out up down over under across between among into about within during not no only just
     also then else such same other another one ones much many more most less least
