@@ -1,4 +1,7 @@
-"""`sheetstream serve` and `sheetstream bench`. Imports stay inside commands so --help is fast."""
+"""`sheetstream serve`, `sheetstream bench` and `sheetstream eval`.
+
+Imports stay inside commands so --help is fast.
+"""
 
 from __future__ import annotations
 
@@ -63,6 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="sessions of the fleet scenario's lateness part (default 500, --quick 50)",
     )
+    evaluate = commands.add_parser(
+        "eval",
+        help="ask the evaluation questions of a real server and grade its answers",
+    )
+    evaluate.add_argument("--output", help="write every answer and its grade to this JSON file")
+    evaluate.add_argument(
+        "--categories",
+        metavar="NAME[,NAME]",
+        help="only these categories (total, average, count, min_max, group_by, filter, "
+        "top_n, share, compare, trend, distinct, join, decline)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -95,5 +109,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.fleet_sessions is not None:
             fleet_sizes = dataclasses.replace(fleet_sizes, sessions=args.fleet_sessions)
         return bench_main(args.quick, args.output, scenarios, fleet_sizes, args.plots)
+    if args.command == "eval":
+        try:
+            from sheetstream.evaluation.run import main as eval_main
+        except ImportError as exc:  # the workbooks are written with openpyxl
+            print(
+                f"sheetstream eval needs {exc.name}: pip install 'sheetstream[eval]'",
+                file=sys.stderr,
+            )
+            return 2
+        categories = [c for c in (args.categories or "").split(",") if c]
+        return eval_main(args.output, categories)
     parser.print_help(sys.stderr)
     return 2

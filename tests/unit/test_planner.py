@@ -243,9 +243,28 @@ def test_what_the_workbook_does_not_say_is_declined(book: Any, question: str, mi
     assert check_numbers(text, Evidence([])).not_found == []  # a decline states no figure
 
 
-def test_a_question_not_about_the_data_is_left_to_the_model(book: Any) -> None:
-    assert plan_question("Tell me a joke", book[1]) is None
+def test_small_talk_is_left_to_the_model_and_other_questions_declined(book: Any) -> None:
     assert plan_question("hello!", book[1]) is None
+    assert plan_question("Thanks, that's great", book[1]) is None
+    # with a workbook attached, the small model would only invent: say what can be asked
+    joke = plan_question("Tell me a joke", book[1])
+    assert isinstance(joke, Decline) and "names nothing in the workbook" in joke.understood
+
+
+def test_dates_and_days_are_filters(book: Any) -> None:
+    _, text, rows = answer(book, "total revenue on 2022-02-02")
+    day = dt.date(2022, 2, 2)
+    assert rows[0][0] == pytest.approx(round(sum(revenue(r) for r in SALES if r[0] == day), 2))
+    assert "2022-02-02" in text
+    _, text, rows = answer(book, "How many sales on March 3?")
+    assert rows[0][0] == sum(1 for r in SALES if (r[0].month, r[0].day) == (3, 3))
+    assert "March 3" in text
+
+
+def test_a_number_it_cannot_place_is_declined_not_dropped(book: Any) -> None:
+    plan = plan_question("total revenue in region 7", book[1])
+    assert isinstance(plan, Decline)
+    assert "numbers" in plan.missing and "7" not in decline_text(plan, "sales.xlsx")
 
 
 def test_values_are_quoted_as_literals(book: Any) -> None:

@@ -61,6 +61,10 @@ class Data:
         """Write the workbooks into ``directory`` and read from there."""
         return cls(build_all(directory))
 
+    def path(self, workbook: str) -> Path:
+        """Where ``workbook`` was written."""
+        return self._paths[workbook]
+
     def rows(self, workbook: str, sheet: str | None = None) -> list[Row]:
         """The data rows of ``workbook`` (of ``sheet``, else its first sheet)."""
         key = (workbook, sheet)

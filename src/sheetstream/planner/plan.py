@@ -6,6 +6,21 @@ from dataclasses import dataclass, field
 
 from sheetstream.planner.schema import Column, Table
 
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Filter:
@@ -24,8 +39,11 @@ class Filter:
             return f"{when} {self.value}"
         if self.part == "month":
             return f"in month {self.value}"
-        if self.part == "day":
-            return f"on {self.value} (month-day)"
+        if self.part == "day":  # "05-03": said as "on May 3"
+            month, day = str(self.value).split("-")
+            return f"on {_MONTH_NAMES[int(month) - 1]} {int(day)}"
+        if self.part == "date":
+            return f"on {self.value}"
         if self.op != "=":
             return f"with {self.column.name} {words[self.op]} {self.value}"
         return f"for {self.column.name} {self.value}"

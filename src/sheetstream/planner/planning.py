@@ -59,6 +59,10 @@ _YES = frozenset({"yes", "y", "true"})
 _YES_NO = _YES | {"no", "n", "false"}
 _PICK_CUES = frozenset({"which", "what", "who", "whose"})
 _YEAR = re.compile(r"(19|20)\d\d")
+_ISO_DATE = re.compile(r"(?<![\w-])(19|20)\d\d-[01]\d-[0-3]\d(?![\w-])")
+_SMALL_TALK = frozenset(
+    {"hi", "hello", "hey", "thanks", "thank", "cheer", "bye", "goodbye", "ok", "okay", "great"}
+)
 _MONTH_WORDS = {m: n for n, m in enumerate(MONTHS, start=1)} | {
     m[:3]: n for n, m in enumerate(MONTHS, start=1) if m[:3] not in {"may", "mar"}
 }
@@ -76,8 +80,14 @@ class _Found:
 
 
 def plan_question(question: str, tables: Sequence[Table]) -> Plan | Decline | None:
+    """The plan for `question`; a decline; None for a greeting or thanks (the model's)."""
+    dates = [m.group(0) for m in _ISO_DATE.finditer(question)]
+    for number, day in enumerate(dates):  # 2024-05-04 is one word, not three numbers
+        question = question.replace(day, f" isodate{number} ", 1)
     ws = words(question)
     if not ws or not tables:
+        return None
+    if all(w in _SMALL_TALK or w in FUNCTION_WORDS for w in ws):
         return None
     found = _find(ws, tables)
     named = {i for f in found for i in range(f.start, f.end)}
@@ -86,7 +96,11 @@ def plan_question(question: str, tables: Sequence[Table]) -> Plan | Decline | No
         bool(found) or names_table or any(w in AGGREGATE_WORDS for w in ws) or _how_many(ws) >= 0
     )
     if not asks_data:
-        return None
+        return Decline(
+            understood="a question that names nothing in the workbook",
+            missing="I answer questions about its columns and values",
+            suggestions=_suggestions(tables[0]),
+        )
     if any(w in UNANSWERABLE for i, w in enumerate(ws) if i not in named):
         return Decline(
             understood="a question about causes or what is still to come",
@@ -94,7 +108,7 @@ def plan_question(question: str, tables: Sequence[Table]) -> Plan | Decline | No
             suggestions=_suggestions(tables[0]),
         )
     table = _best_table(found, tables, ws)
-    return _Planner(ws, table, found, tables).plan()
+    return _Planner(ws, table, found, tables, tuple(dates)).plan()
 
 
 def _how_many(ws: list[str]) -> int:
@@ -204,9 +218,15 @@ class _Planner:
     """One question against one table (and the tables it can join)."""
 
     def __init__(
-        self, ws: list[str], table: Table, found: list[_Found], tables: Sequence[Table]
+        self,
+        ws: list[str],
+        table: Table,
+        found: list[_Found],
+        tables: Sequence[Table],
+        dates: tuple[str, ...] = (),
     ) -> None:
         self._tables = tables
+        self._dates = dates
         self.ws = ws
         self.table = table
         self.found = found
@@ -540,14 +560,19 @@ class _Planner:
             w
             for i, w in enumerate(ws)
             if i not in self.consumed
+            and not w.startswith("isodate")
             and w not in STOPWORDS
             and w not in _FILLER
             and not _is_inflection_of(w, self.consumed, ws, table)
         ]
         if unexplained:
-            return self._decline(
-                aggregate, measure, group, f'nothing in the workbook is called "{unexplained[0]}"'
+            word = unexplained[0]
+            missing = (
+                "one of its numbers is not a value, a year or a count I can place"
+                if any(c.isdigit() for c in word)
+                else f'nothing in the workbook is called "{word}"'
             )
+            return self._decline(aggregate, measure, group, missing)
 
         filters: list[Filter] = []
         for f in self.values:
@@ -564,6 +589,14 @@ class _Planner:
         if date_column is not None:
             filters += [Filter(date_column, m, "month") for m in month_values]
             filters += [Filter(date_column, d, "day") for d in days]
+        dated = [self._dates[int(w[7:])] for i, w in enumerate(ws) if w.startswith("isodate")]
+        if dated and date_column is None:
+            return self._decline(aggregate, measure, group, "the table has no date column")
+        if len(dated) >= 2 and group is None and date_column is not None:
+            compare_values = tuple(dated)  # "on 2024-05-04 or on 2024-05-05"
+            group, group_table, grain = date_column, table, "day"
+        elif date_column is not None:
+            filters += [Filter(date_column, d, "date") for d in dated]
         by_column: dict[str, list[Filter]] = {}
         for flt in filters:
             if not flt.part:
@@ -602,7 +635,7 @@ class _Planner:
                 aggregate = "count"
             else:
                 aggregate = "avg" if measure.averaged else "sum"
-        if aggregate in {"sum", "avg", "min", "max"} and measure is None:
+        if aggregate in {"sum", "avg", "median", "min", "max"} and measure is None:
             if aggregate in {"max", "min"} and group is not None and self._counts_rows(agg_at):
                 aggregate, pick = "count", True  # "which region has the most orders"
             else:
@@ -610,7 +643,7 @@ class _Planner:
                     aggregate, measure, group, "which numeric column to compute it over"
                 )
 
-        if measure is not None and aggregate in {"sum", "avg"} and not measure.numeric:
+        if measure is not None and aggregate in {"sum", "avg", "median"} and not measure.numeric:
             return self._decline(aggregate, None, group, f"{measure.name} is not a number")
         if (
             measure is not None

@@ -19,6 +19,7 @@ _PHRASES = {
     "count_distinct": "number of different values of",
     "min": "lowest",
     "max": "highest",
+    "median": "median",
 }
 TABLE_ROWS = 50
 
@@ -131,7 +132,7 @@ def _figure_heading(plan: Plan) -> str:
 def plan_numbers(plan: Plan, rows: int) -> list[float]:
     """The numbers an answer states that are not cells of its result: how many rows it has,
     how many were asked for, and the numbers it was filtered by (found in the data)."""
-    numbers = [float(rows)]
+    numbers = [float(rows), float(TABLE_ROWS)]
     if plan.limit is not None:
         numbers.append(float(plan.limit))
     numbers += [float(f.value) for f in plan.filters if isinstance(f.value, int | float)]

@@ -13,6 +13,7 @@ _OPERATIONS = {
     "count_distinct": "distinct",
     "min": "lowest",
     "max": "highest",
+    "median": "median",
 }
 FIGURE = "figure"
 SHARE = "share %"
@@ -55,7 +56,10 @@ def to_sql(plan: Plan) -> str:
     conditions = _conditions(plan)
     if plan.compare:
         values = ", ".join(literal(v) for v in plan.compare)
-        if plan.grain:
+        if plan.grain == "day":
+            day = f"strftime({_column(plan.group, plan, plan.group_table)}, '%Y-%m-%d')"
+            conditions.append(f"{day} IN ({values})")
+        elif plan.grain:
             conditions.append(f"year({_column(plan.group, plan, plan.group_table)}) IN ({values})")
         else:
             conditions.append(f"{_column(plan.group, plan, plan.group_table)} IN ({values})")
@@ -108,7 +112,7 @@ def _raw_figure(plan: Plan) -> str:
 
 def _figure(plan: Plan) -> str:
     raw = _raw_figure(plan)
-    if plan.aggregate in {"sum", "avg"} and plan.measure is not None:
+    if plan.aggregate in {"sum", "avg", "median"} and plan.measure is not None:
         return f"round({raw}, 2)"
     return raw
 
@@ -137,6 +141,8 @@ def _condition(flt: Filter, plan: Plan) -> str:
         return f"month({column}) {flt.op} {literal(flt.value)}"
     if flt.part == "day":
         return f"strftime({column}, '%m-%d') = {literal(flt.value)}"
+    if flt.part == "date":
+        return f"CAST({column} AS DATE) = DATE {literal(flt.value)}"
     return f"{column} {flt.op} {literal(flt.value)}"
 
 

@@ -66,6 +66,7 @@ AGGREGATE_WORDS: dict[str, str] = {
     "bottom": "min",
     "worst": "min",
     "least": "min",
+    "median": "median",
     "longest": "max",
     "slowest": "max",
     "oldest": "max",
