@@ -1,0 +1,37 @@
+"""The evaluation set and its grading: every gold computes, and grading reads answers right."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from sheetstream.evaluation.grade import grade
+from sheetstream.evaluation.questions import CATEGORIES, QUESTIONS, Data, Gold
+
+
+def test_the_set_covers_every_category_over_eight_workbooks(tmp_path: Path) -> None:
+    data = Data.build(tmp_path)
+    counts = Counter(q.category for q in QUESTIONS)
+    assert len(QUESTIONS) >= 150 and set(counts) == set(CATEGORIES)
+    assert len({q.workbook for q in QUESTIONS}) >= 8
+    assert counts["decline"] >= 15
+    for question in QUESTIONS:
+        if question.gold is None:
+            assert question.category == "decline"
+            continue
+        gold = question.gold(data)
+        assert gold.values, question.text  # every answerable question has a figure to state
+
+
+def test_grading() -> None:
+    gold = Gold(values=(1234.5, 12.0), labels=("North",))
+    assert grade("North has 1,234.5 in 12 rows.", gold).outcome == "exact"
+    assert grade("North has 1,234.50 in 12 rows.", gold).outcome == "exact"
+    wrong = grade("North has 1,235 in 12 rows.", gold)
+    assert wrong.outcome == "wrong" and wrong.missing == ("1234.5",)
+    assert grade("South has 1,234.5 in 12 rows.", gold).missing == ("North",)
+    assert grade("I can't answer that exactly from x: …", gold).outcome == "missed"
+    # a question that should be declined: stating a figure is wrong, declining right
+    assert grade("I can't answer that exactly from x", None).outcome == "declined"
+    assert grade("It will be 42 next year.", None).outcome == "wrong"
+    assert grade("Sales were best in 2021.", None).outcome == "declined"  # a year is no figure
