@@ -188,12 +188,30 @@ def test_a_comparison_of_years(book: Any) -> None:
     assert dict(rows) == pytest.approx({y: round(per_year[y], 2) for y in (2021, 2022)})
 
 
-def test_a_trend_by_month(book: Any) -> None:
+def test_a_trend_by_month_lists_every_month_of_the_year(book: Any) -> None:
     plan, text, rows = answer(book, "revenue by month in 2023")
     assert plan.grain == "month"
-    months = {f"{r[0]:%Y-%m}" for r in SALES if r[0].year == 2023}
-    assert [r[0] for r in rows] == sorted(months)
-    assert f"| {min(months)} |" in text
+    monthly: dict[str, float] = defaultdict(float)
+    for row in SALES:
+        if row[0].year == 2023:
+            monthly[f"{row[0]:%Y-%m}"] += revenue(row)
+    # a month without a sale is a month of 0, not a month left out
+    expected = [
+        (f"2023-{m:02d}", round(monthly.get(f"2023-{m:02d}", 0.0), 2)) for m in range(1, 13)
+    ]
+    assert len(monthly) < 12 and [(r[0], pytest.approx(r[1])) for r in rows] == expected
+    assert "2023-01" not in monthly and "| 2023-01 | 0 |" in text
+
+
+def test_a_trend_by_quarter(book: Any) -> None:
+    plan, _, rows = answer(book, "quarterly units in 2022")
+    quarters: dict[str, int] = defaultdict(int)
+    for row in SALES:
+        if row[0].year == 2022:
+            quarters[f"2022-Q{(row[0].month - 1) // 3 + 1}"] += row[3]
+    assert plan.grain == "quarter" and dict(rows) == {
+        q: quarters.get(q, 0) for q in ("2022-Q1", "2022-Q2", "2022-Q3", "2022-Q4")
+    }
 
 
 def test_a_distinct_count(book: Any) -> None:

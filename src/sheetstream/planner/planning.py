@@ -49,12 +49,14 @@ _FILLER = word_set(
     charged charge whole entire add adds added bill listed list person people transaction
     respondent employee staff member team job request call item thing kind type exist
     existing there's budgeted budgets spent cost costs each apiece altogether total
-    sum highest lowest
+    sum highest lowest still actually really go survey questionnaire
     """
 )
 _GROUP_CUES = frozenset({"by", "per", "each", "every", "across"})
 # a column name's last word that is only its unit: "duration_ms" is named as "duration"
-_UNIT_SUFFIXES = frozenset({"ms", "s", "sec", "kg", "km", "pct", "eur", "usd", "gbp", "min"})
+_UNIT_SUFFIXES = frozenset(
+    {"ms", "s", "sec", "kg", "km", "pct", "eur", "usd", "gbp", "min", "id", "code", "no"}
+)
 _YES = frozenset({"yes", "y", "true"})
 _YES_NO = _YES | {"no", "n", "false"}
 _PICK_CUES = frozenset({"which", "what", "who", "whose"})
@@ -131,6 +133,12 @@ def _find(ws: list[str], tables: Sequence[Table]) -> list[_Found]:
                     )
             for start in _spans(ws, list(column.words)):
                 candidates.append((0, _Found(start, start + len(column.words), column, table)))
+                after = start + len(column.words)
+                for value in column.values:  # "class A": a value too short to stand alone
+                    vw = words(value)
+                    if vw and ws[after : after + len(vw)] == vw:
+                        found = _Found(start, after + len(vw), column, table, value)
+                        candidates.append((0, found))
             for prefix in table.words:  # "customer segment": the Segment of the customers
                 if prefix not in column.words:
                     for start in _spans(ws, [prefix, *column.words]):
@@ -266,7 +274,8 @@ class _Planner:
         # "item categories": two text columns side by side, the second is the noun
         texts = [f for f in self.columns if not f.column.numeric]
         for first, second in itertools.pairwise(texts):
-            if first.end == second.start:
+            ids = first.column.identifier or second.column.identifier
+            if first.end == second.start and not ids:
                 self.columns.remove(first)
 
     def _take_comparisons(self) -> None:
@@ -298,7 +307,8 @@ class _Planner:
                     continue
                 value: int | float = int(number) if number == int(number) else number
                 self.conditions.append(Filter(figure.column, value, op=op, table=figure.table))
-                self.columns = [c for c in self.columns if c is not figure]
+                if figure.start > i:  # "more than 50 units": the units are the condition's
+                    self.columns = [c for c in self.columns if c is not figure]
             self.consumed.update(range(i, at + 1))
 
     def _nearest_figure(self, before: int, after: int) -> _Found | None:
@@ -516,6 +526,16 @@ class _Planner:
             if aggregate in {"max", "min"} and measure.parts_op in {"max", "min"}:
                 aggregate = "max" if measure.parts_op == "max" else "min"
                 averaged = False
+        if measure is None and aggregate in {"max", "min"} and group is None:
+            ranked_noun = ws[agg_at + 1] if 0 <= agg_at < len(ws) - 1 else ""
+            figures = [
+                c
+                for c in table.columns
+                if c.numeric and not c.identifier and not c.averaged and not c.parts
+            ]
+            sized = agg_word in {"largest", "biggest", "smallest", "highest", "lowest"}
+            if sized and ranked_noun in table.words and len(figures) == 1:  # "largest order"
+                measure = figures[0]
         if measure is None and how_much >= 0:
             figures = [
                 c
@@ -528,6 +548,10 @@ class _Planner:
             else:
                 return self._decline(aggregate, None, group, "which figure to add up")
 
+        # "how many scores below 50": the rows the condition keeps, counted
+        conditioned = {c.column.name for c in self.conditions}
+        if aggregate == "count" and measure is not None and measure.name in conditioned:
+            measure = None
         # "how many units": a figure's total, not a count of rows
         if aggregate == "count" and measure is not None and not measure.parts:
             if count_at >= 0 and any(
@@ -612,6 +636,10 @@ class _Planner:
             named = self._label_through_join(group)
             if named is not None:
                 group, group_table = named
+        elif group is not None and group.identifier and self.join is not None:
+            label = self.join.other.label_column()
+            if group_table is self.join.other and label is not None:
+                group = label  # the customers by name, not by their id
         del compare  # the values compared say it; the word alone changes nothing
 
         listing = False
@@ -679,7 +707,7 @@ class _Planner:
             order=order,
             limit=limit,
             pick=pick and group is not None,
-            row_pick=row_pick and group is None,
+            row_pick=row_pick and group is None and inner in {"max", "min"},
             share=share,
             compare=compare_values,
             join=self.join,

@@ -58,7 +58,10 @@ class Table:
 
     def label_column(self) -> Column | None:
         """The text column that best names a row (Name, Item, Product …), if any."""
-        texts = [c for c in self.columns if c.kind == "text"]
+        texts = [c for c in self.columns if c.kind == "text" and not c.identifier]
+        for column in texts:
+            if "name" in column.words:
+                return column
         for column in texts:
             if _LABEL_WORDS.intersection(column.words):
                 return column

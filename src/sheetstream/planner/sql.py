@@ -74,7 +74,30 @@ def to_sql(plan: Plan) -> str:
     sql = f"SELECT {', '.join(select)} FROM {source}{where} GROUP BY 1 ORDER BY {order}"
     if plan.limit is not None:
         sql += f" LIMIT {plan.limit:d}"
-    return sql
+    return _with_every_period(plan, sql)
+
+
+def _with_every_period(plan: Plan, sql: str) -> str:
+    """A trend within one year lists every month (or quarter), those without rows as 0."""
+    years = [f.value for f in plan.filters if f.part == "year" and f.op == "="]
+    if plan.grain not in {"month", "quarter"} or len(years) != 1 or plan.limit is not None:
+        return sql
+    if plan.aggregate not in {"sum", "count", "count_distinct"} or plan.share:
+        return sql
+    year = int(years[0])
+    name = quote(plan.grain)
+    if plan.grain == "month":
+        periods = (
+            f"SELECT strftime(make_date({year}, n, 1), '%Y-%m') AS {name} FROM range(1, 13) t(n)"
+        )
+    else:
+        periods = f"SELECT concat({year}, '-Q', n) AS {name} FROM range(1, 5) t(n)"
+    figure = quote(FIGURE)
+    return (
+        f"WITH periods AS ({periods}), figures AS ({sql}) "
+        f"SELECT {name}, coalesce(figures.{figure}, 0) AS {figure} "
+        f"FROM periods LEFT JOIN figures USING ({name}) ORDER BY 1"
+    )
 
 
 def _source(plan: Plan) -> str:
