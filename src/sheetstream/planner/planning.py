@@ -12,10 +12,18 @@ import dataclasses
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from sheetstream.planner.names import (
+    MONTH_WORDS,
+    YEAR,
+    Found,
+    best_table,
+    find_names,
+    followed_by_number,
+    how_many,
+)
 from sheetstream.planner.plan import Decline, Filter, Join, Plan
-from sheetstream.planner.schema import Column, Table, month_of
+from sheetstream.planner.schema import Column, Table
 from sheetstream.planner.sql import quote
 from sheetstream.planner.words import (
     AGGREGATE_WORDS,
@@ -26,11 +34,9 @@ from sheetstream.planner.words import (
     FUNCTION_WORDS,
     GRAIN_WORDS,
     IMPLIED_MEASURES,
-    MONTHS,
     NUMBER_WORDS,
     SHARE_WORDS,
     STOPWORDS,
-    SYNONYMS,
     UNANSWERABLE,
     as_number,
     word_set,
@@ -53,32 +59,13 @@ _FILLER = word_set(
     """
 )
 _GROUP_CUES = frozenset({"by", "per", "each", "every", "across"})
-# a column name's last word that is only its unit: "duration_ms" is named as "duration"
-_UNIT_SUFFIXES = frozenset(
-    {"ms", "s", "sec", "kg", "km", "pct", "eur", "usd", "gbp", "min", "id", "code", "no"}
-)
 _YES = frozenset({"yes", "y", "true"})
 _YES_NO = _YES | {"no", "n", "false"}
 _PICK_CUES = frozenset({"which", "what", "who", "whose"})
-_YEAR = re.compile(r"(19|20)\d\d")
 _ISO_DATE = re.compile(r"(?<![\w-])(19|20)\d\d-[01]\d-[0-3]\d(?![\w-])")
 _SMALL_TALK = frozenset(
     {"hi", "hello", "hey", "thanks", "thank", "cheer", "bye", "goodbye", "ok", "okay", "great"}
 )
-_MONTH_WORDS = {m: n for n, m in enumerate(MONTHS, start=1)} | {
-    m[:3]: n for n, m in enumerate(MONTHS, start=1) if m[:3] not in {"may", "mar"}
-}
-
-
-@dataclass(slots=True)
-class _Found:
-    """A column or a value named by the words at `start:end` of the question."""
-
-    start: int
-    end: int
-    column: Column
-    table: Table
-    value: str | None = None  # None: the column itself is named
 
 
 def plan_question(question: str, tables: Sequence[Table]) -> Plan | Decline | None:
@@ -91,11 +78,11 @@ def plan_question(question: str, tables: Sequence[Table]) -> Plan | Decline | No
         return None
     if all(w in _SMALL_TALK or w in FUNCTION_WORDS for w in ws):
         return None
-    found = _find(ws, tables)
+    found = find_names(ws, tables)
     named = {i for f in found for i in range(f.start, f.end)}
     names_table = any(w in t.words for t in tables for w in ws)
     asks_data = (
-        bool(found) or names_table or any(w in AGGREGATE_WORDS for w in ws) or _how_many(ws) >= 0
+        bool(found) or names_table or any(w in AGGREGATE_WORDS for w in ws) or how_many(ws) >= 0
     )
     if not asks_data:
         return Decline(
@@ -109,117 +96,8 @@ def plan_question(question: str, tables: Sequence[Table]) -> Plan | Decline | No
             missing="the data records what happened, not why or what will",
             suggestions=_suggestions(tables[0]),
         )
-    table = _best_table(found, tables, ws)
+    table = best_table(found, tables, ws)
     return _Planner(ws, table, found, tables, tuple(dates)).plan()
-
-
-def _how_many(ws: list[str]) -> int:
-    """Where "how many" / "number of" / "count of" ends, or -1."""
-    for i in range(len(ws) - 1):
-        if (ws[i], ws[i + 1]) in {("how", "many"), ("number", "of"), ("count", "of")}:
-            return i + 2
-    return -1
-
-
-def _find(ws: list[str], tables: Sequence[Table]) -> list[_Found]:
-    """Every value and column the question names; longer names first, no word used twice."""
-    candidates: list[tuple[int, _Found]] = []  # (how weak the match is, the match)
-    for table in tables:
-        for column in table.columns:
-            for value in column.values:
-                for start in _spans(ws, words(value)):
-                    candidates.append(
-                        (1, _Found(start, start + len(words(value)), column, table, value))
-                    )
-            for start in _spans(ws, list(column.words)):
-                candidates.append((0, _Found(start, start + len(column.words), column, table)))
-                after = start + len(column.words)
-                for value in column.values:  # "class A": a value too short to stand alone
-                    vw = words(value)
-                    if vw and ws[after : after + len(vw)] == vw:
-                        found = _Found(start, after + len(vw), column, table, value)
-                        candidates.append((0, found))
-            for prefix in table.words:  # "customer segment": the Segment of the customers
-                if prefix not in column.words:
-                    for start in _spans(ws, [prefix, *column.words]):
-                        end = start + 1 + len(column.words)
-                        candidates.append((0, _Found(start, end, column, table)))
-            month = month_of(column)
-            if month:  # a month column named by its month's name, however written
-                for i, w in enumerate(ws):
-                    if _MONTH_WORDS.get(w) == month and len(column.words) == 1:
-                        candidates.append((0, _Found(i, i + 1, column, table)))
-            if len(column.words) > 1:  # "Hire Date" named as "date", "duration_ms" as "duration"
-                head = column.words[-1]
-                parts = column.words[-2:-1] if head in _UNIT_SUFFIXES else (head,)
-                for part in parts:
-                    if part in STOPWORDS or len(part) < 3:
-                        continue
-                    others = [c for c in table.columns if c is not column and part in c.words]
-                    if others:
-                        continue  # "price" when two columns have it: not this one alone
-                    for start in _spans(ws, [part]):
-                        candidates.append((2, _Found(start, start + 1, column, table)))
-    # synonyms, for a word no column or value takes
-    for i, w in enumerate(ws):
-        for table in tables:
-            for column in table.columns:
-                if column.numeric and set(SYNONYMS.get(w, ())).intersection(column.words):
-                    candidates.append((3, _Found(i, i + 1, column, table)))
-    candidates.sort(key=lambda c: (-(c[1].end - c[1].start), c[0]))
-    used: set[int] = set()
-    kept: list[_Found] = []
-    for _, cand in candidates:
-        span = set(range(cand.start, cand.end))
-        if span & used:
-            # the same words may name the same thing in several tables (a join's key)
-            if any(
-                k.start == cand.start
-                and k.end == cand.end
-                and k.column.name == cand.column.name
-                and k.value == cand.value
-                and k.table is not cand.table
-                for k in kept
-            ):
-                kept.append(cand)
-            continue
-        used |= span
-        kept.append(cand)
-    return sorted(kept, key=lambda f: f.start)
-
-
-def _spans(ws: list[str], name: list[str]) -> list[int]:
-    if not name or all(w in FUNCTION_WORDS for w in name):
-        return []
-    n = len(name)
-    return [i for i in range(len(ws) - n + 1) if ws[i : i + n] == name]
-
-
-def _followed_by_number(ws: list[str], end: int) -> bool:
-    """ "floor 2": a numeric column named with a value, a filter rather than a figure."""
-    return end < len(ws) and ws[end].isdigit() and not _YEAR.fullmatch(ws[end])
-
-
-def _best_table(found: list[_Found], tables: Sequence[Table], ws: list[str]) -> Table:
-    """The table holding the figure asked about; then the one naming most of the question."""
-
-    counted_at = _how_many(ws)
-    counted = ws[counted_at] if 0 <= counted_at < len(ws) else ""
-
-    def score(table: Table) -> tuple[int, int, int, int]:
-        own = sum(f.end - f.start for f in found if f.table is table)
-        named = sum(1 for w in table.words if w in ws)
-        figures = sum(
-            1
-            for f in found
-            if f.table is table
-            and f.column.numeric
-            and f.value is None
-            and not _followed_by_number(ws, f.end)
-        )
-        return figures, counted in table.words, own + named, -tables.index(table)
-
-    return max(tables, key=score)
 
 
 class _Planner:
@@ -229,7 +107,7 @@ class _Planner:
         self,
         ws: list[str],
         table: Table,
-        found: list[_Found],
+        found: list[Found],
         tables: Sequence[Table],
         dates: tuple[str, ...] = (),
     ) -> None:
@@ -240,13 +118,13 @@ class _Planner:
         self.found = found
         self.consumed: set[int] = set()
         self.join: Join | None = None
-        self.columns: list[_Found] = []  # columns named, usable from the table
-        self.values: list[_Found] = []  # values named (filters)
+        self.columns: list[Found] = []  # columns named, usable from the table
+        self.values: list[Found] = []  # values named (filters)
         self.conditions: list[Filter] = []  # comparisons: "more than 50 units"
 
     # -- what the words name ------------------------------------------------------------
 
-    def _usable(self, f: _Found) -> bool:
+    def _usable(self, f: Found) -> bool:
         if f.table is self.table or any(c.name == f.column.name for c in self.table.columns):
             return True
         key = _shared_key(self.table, f.table)
@@ -265,7 +143,7 @@ class _Planner:
                 c.name == f.column.name for c in self.table.columns
             ):
                 own = next(c for c in self.table.columns if c.name == f.column.name)
-                f = _Found(f.start, f.end, own, self.table, f.value)
+                f = Found(f.start, f.end, own, self.table, f.value)
             (self.values if f.value is not None else self.columns).append(f)
             self.consumed.update(range(f.start, f.end))
         for i, w in enumerate(self.ws):
@@ -294,7 +172,7 @@ class _Planner:
             if number is None:
                 continue
             at = i + width
-            if _YEAR.fullmatch(ws[at]) and w in {"after", "before"}:
+            if YEAR.fullmatch(ws[at]) and w in {"after", "before"}:
                 column = self._date_column()
                 if column is None:
                     continue
@@ -311,7 +189,7 @@ class _Planner:
                     self.columns = [c for c in self.columns if c is not figure]
             self.consumed.update(range(i, at + 1))
 
-    def _nearest_figure(self, before: int, after: int) -> _Found | None:
+    def _nearest_figure(self, before: int, after: int) -> Found | None:
         """The numeric column named next to a comparison: after it, else before it."""
         figures = [f for f in self.columns if f.column.numeric]
         following = [f for f in figures if f.start >= after and f.start <= after + 2]
@@ -333,8 +211,8 @@ class _Planner:
         self._take_names()
         # "floor 2", "class 3": a numeric column equal to a number
         for f in list(self.columns):
-            if f.column.numeric and _followed_by_number(ws, f.end) and not f.column.temporal:
-                self.values.append(_Found(f.start, f.end + 1, f.column, f.table, ws[f.end]))
+            if f.column.numeric and followed_by_number(ws, f.end) and not f.column.temporal:
+                self.values.append(Found(f.start, f.end + 1, f.column, f.table, ws[f.end]))
                 self.columns.remove(f)
                 self.consumed.add(f.end)
         self._take_comparisons()
@@ -361,7 +239,7 @@ class _Planner:
             pass  # "the highest average salary": the average, ranked
         elif averaged:
             aggregate = "avg"
-        count_at = _how_many(ws)
+        count_at = how_many(ws)
         if count_at >= 0:
             self.consumed.update({count_at - 2, count_at - 1})
             if not aggregate or agg_word in {"count"}:
@@ -391,7 +269,7 @@ class _Planner:
             AGGREGATE_WORDS.get(w) in {"max", "min"} for w in ws
         )
         for i, w in enumerate(ws):
-            n = NUMBER_WORDS.get(w) or (int(w) if w.isdigit() and not _YEAR.fullmatch(w) else 0)
+            n = NUMBER_WORDS.get(w) or (int(w) if w.isdigit() and not YEAR.fullmatch(w) else 0)
             if not n or not 0 < n <= 100 or i in self.consumed:
                 continue
             before = ws[i - 1] if i > 0 else ""
@@ -403,7 +281,7 @@ class _Planner:
                 limit = n
                 self.consumed.add(i)
 
-        years = [i for i, w in enumerate(ws) if _YEAR.fullmatch(w) and i not in self.consumed]
+        years = [i for i, w in enumerate(ws) if YEAR.fullmatch(w) and i not in self.consumed]
         year_values = [int(ws[i]) for i in years]
         if year_values and date_column is None:
             return self._decline("", None, None, "the table has no date column for a year")
@@ -412,14 +290,14 @@ class _Planner:
         days: list[str] = []
         if date_column is not None:
             for i, w in enumerate(ws):
-                if w in _MONTH_WORDS and i not in self.consumed:
+                if w in MONTH_WORDS and i not in self.consumed:
                     self.consumed.add(i)
                     nxt = ws[i + 1] if i + 1 < len(ws) else ""
                     if nxt.isdigit() and 1 <= int(nxt) <= 31:  # "May 3": that day
-                        days.append(f"{_MONTH_WORDS[w]:02d}-{int(nxt):02d}")
+                        days.append(f"{MONTH_WORDS[w]:02d}-{int(nxt):02d}")
                         self.consumed.add(i + 1)
                     else:
-                        month_values.append(_MONTH_WORDS[w])
+                        month_values.append(MONTH_WORDS[w])
 
         # grouping: "by X", "per X", "each X", "which X …"
         group: Column | None = None
@@ -497,7 +375,7 @@ class _Planner:
             values = {v.lower() for v in f.column.values}
             if values and values <= _YES_NO and values & _YES:
                 yes = next(v for v in f.column.values if v.lower() in _YES)
-                self.values.append(_Found(f.start, f.end, f.column, f.table, yes))
+                self.values.append(Found(f.start, f.end, f.column, f.table, yes))
                 text_named.remove(f)
         if len({m.column.name for m in measures}) > 1 and (
             "and" in ws or COMPARE_WORDS.intersection(ws)

@@ -1,0 +1,144 @@
+"""What the words of a question name: the columns and values of the workbook's tables.
+
+Pure logic. `find_names` looks for every column's words and every indexed value in the
+question, longer names first, and never uses a word twice; `best_table` picks the table the
+question is about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sheetstream.planner.schema import Column, Table, month_of
+from sheetstream.planner.words import FUNCTION_WORDS, MONTHS, STOPWORDS, SYNONYMS, words
+
+# a column name's last word that is only its unit: "duration_ms" is named as "duration"
+_UNIT_SUFFIXES = frozenset(
+    {"ms", "s", "sec", "kg", "km", "pct", "eur", "usd", "gbp", "min", "id", "code", "no"}
+)
+YEAR = re.compile(r"(19|20)\d\d")
+MONTH_WORDS = {m: n for n, m in enumerate(MONTHS, start=1)} | {
+    m[:3]: n for n, m in enumerate(MONTHS, start=1) if m[:3] not in {"may", "mar"}
+}
+
+
+@dataclass(slots=True)
+class Found:
+    """A column or a value named by the words at `start:end` of the question."""
+
+    start: int
+    end: int
+    column: Column
+    table: Table
+    value: str | None = None  # None: the column itself is named
+
+
+def how_many(ws: list[str]) -> int:
+    """Where "how many" / "number of" / "count of" ends, or -1."""
+    for i in range(len(ws) - 1):
+        if (ws[i], ws[i + 1]) in {("how", "many"), ("number", "of"), ("count", "of")}:
+            return i + 2
+    return -1
+
+
+def find_names(ws: list[str], tables: Sequence[Table]) -> list[Found]:
+    """Every value and column the question names; longer names first, no word used twice."""
+    candidates: list[tuple[int, Found]] = []  # (how weak the match is, the match)
+    for table in tables:
+        for column in table.columns:
+            for value in column.values:
+                for start in _spans(ws, words(value)):
+                    candidates.append(
+                        (1, Found(start, start + len(words(value)), column, table, value))
+                    )
+            for start in _spans(ws, list(column.words)):
+                candidates.append((0, Found(start, start + len(column.words), column, table)))
+                after = start + len(column.words)
+                for value in column.values:  # "class A": a value too short to stand alone
+                    vw = words(value)
+                    if vw and ws[after : after + len(vw)] == vw:
+                        found = Found(start, after + len(vw), column, table, value)
+                        candidates.append((0, found))
+            for prefix in table.words:  # "customer segment": the Segment of the customers
+                if prefix not in column.words:
+                    for start in _spans(ws, [prefix, *column.words]):
+                        end = start + 1 + len(column.words)
+                        candidates.append((0, Found(start, end, column, table)))
+            month = month_of(column)
+            if month:  # a month column named by its month's name, however written
+                for i, w in enumerate(ws):
+                    if MONTH_WORDS.get(w) == month and len(column.words) == 1:
+                        candidates.append((0, Found(i, i + 1, column, table)))
+            if len(column.words) > 1:  # "Hire Date" named as "date", "duration_ms" as "duration"
+                head = column.words[-1]
+                parts = column.words[-2:-1] if head in _UNIT_SUFFIXES else (head,)
+                for part in parts:
+                    if part in STOPWORDS or len(part) < 3:
+                        continue
+                    others = [c for c in table.columns if c is not column and part in c.words]
+                    if others:
+                        continue  # "price" when two columns have it: not this one alone
+                    for start in _spans(ws, [part]):
+                        candidates.append((2, Found(start, start + 1, column, table)))
+    # synonyms, for a word no column or value takes
+    for i, w in enumerate(ws):
+        for table in tables:
+            for column in table.columns:
+                if column.numeric and set(SYNONYMS.get(w, ())).intersection(column.words):
+                    candidates.append((3, Found(i, i + 1, column, table)))
+    candidates.sort(key=lambda c: (-(c[1].end - c[1].start), c[0]))
+    used: set[int] = set()
+    kept: list[Found] = []
+    for _, cand in candidates:
+        span = set(range(cand.start, cand.end))
+        if span & used:
+            # the same words may name the same thing in several tables (a join's key)
+            if any(
+                k.start == cand.start
+                and k.end == cand.end
+                and k.column.name == cand.column.name
+                and k.value == cand.value
+                and k.table is not cand.table
+                for k in kept
+            ):
+                kept.append(cand)
+            continue
+        used |= span
+        kept.append(cand)
+    return sorted(kept, key=lambda f: f.start)
+
+
+def _spans(ws: list[str], name: list[str]) -> list[int]:
+    if not name or all(w in FUNCTION_WORDS for w in name):
+        return []
+    n = len(name)
+    return [i for i in range(len(ws) - n + 1) if ws[i : i + n] == name]
+
+
+def followed_by_number(ws: list[str], end: int) -> bool:
+    """ "floor 2": a numeric column named with a value, a filter rather than a figure."""
+    return end < len(ws) and ws[end].isdigit() and not YEAR.fullmatch(ws[end])
+
+
+def best_table(found: list[Found], tables: Sequence[Table], ws: list[str]) -> Table:
+    """The table holding the figure asked about; then the one naming most of the question."""
+
+    counted_at = how_many(ws)
+    counted = ws[counted_at] if 0 <= counted_at < len(ws) else ""
+
+    def score(table: Table) -> tuple[int, int, int, int]:
+        own = sum(f.end - f.start for f in found if f.table is table)
+        named = sum(1 for w in table.words if w in ws)
+        figures = sum(
+            1
+            for f in found
+            if f.table is table
+            and f.column.numeric
+            and f.value is None
+            and not followed_by_number(ws, f.end)
+        )
+        return figures, counted in table.words, own + named, -tables.index(table)
+
+    return max(tables, key=score)
