@@ -72,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     evaluate.add_argument("--output", help="write every answer and its grade to this JSON file")
     evaluate.add_argument(
+        "--set",
+        choices=("main", "heldout", "all"),
+        default="main",
+        help="the questions the planner was written against (main, the default), the "
+        "held-out ones written apart from it, or both",
+    )
+    evaluate.add_argument(
         "--categories",
         metavar="NAME[,NAME]",
         help="only these categories (total, average, count, min_max, group_by, filter, "
@@ -119,6 +126,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         categories = [c for c in (args.categories or "").split(",") if c]
-        return eval_main(args.output, categories)
+        return eval_main(args.output, categories, args.set)
     parser.print_help(sys.stderr)
     return 2

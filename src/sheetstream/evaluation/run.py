@@ -190,8 +190,18 @@ def summary(asked: Sequence[Asked]) -> dict[str, Any]:
     }
 
 
-def main(output: str | None = None, categories: Sequence[str] = ()) -> int:
-    questions = [q for q in QUESTIONS if not categories or q.category in categories]
+def question_set(name: str) -> tuple[Question, ...]:
+    """ "main" (the set the planner was written against), "heldout" (written apart from
+    it), or "all"."""
+    from sheetstream.evaluation.heldout import HELDOUT
+
+    sets = {"main": QUESTIONS, "heldout": HELDOUT, "all": QUESTIONS + HELDOUT}
+    return sets[name]
+
+
+def main(output: str | None = None, categories: Sequence[str] = (), which: str = "main") -> int:
+    chosen = question_set(which)
+    questions = [q for q in chosen if not categories or q.category in categories]
     if not questions:
         print(f"sheetstream eval: no questions in {', '.join(categories)}", file=sys.stderr)
         return 2

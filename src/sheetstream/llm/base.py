@@ -54,6 +54,9 @@ class Model(Protocol):
 
     name: str
     supports_tools: bool  # True when `stream` may yield `ToolCall`s given `options.tools`
+    # False for a model that streams canned text whatever is asked (the synthetic one): the
+    # planner leaves its answers alone
+    reads_questions: bool
 
     async def load(self) -> None:
         """Make the model ready to answer (load weights, check the server); idempotent."""

@@ -66,6 +66,7 @@ class LlamaCppModel:
 
     name = "llamacpp"
     supports_tools = False
+    reads_questions = True
 
     def __init__(
         self,

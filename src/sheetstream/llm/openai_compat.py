@@ -45,6 +45,7 @@ class OpenAICompatModel:
 
     name = "openai"
     supports_tools = True
+    reads_questions = True
 
     def __init__(
         self,

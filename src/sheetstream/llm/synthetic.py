@@ -80,6 +80,7 @@ class SyntheticModel:
 
     name = "synthetic"
     supports_tools = False
+    reads_questions = False  # canned text, for load tests and demos
 
     def __init__(self, *, rate: float = 0.0, tokens: int = 64, text_path: Path | None = None):
         if rate < 0:

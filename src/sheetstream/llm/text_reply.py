@@ -19,6 +19,7 @@ class TextReply:
 
     name = "command"
     supports_tools = False
+    reads_questions = False
     ready = True
 
     def __init__(self, compose: Callable[[], Awaitable[str]]) -> None:

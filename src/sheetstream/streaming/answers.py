@@ -229,7 +229,9 @@ class Answers:
             elif model.supports_tools:
                 tools = SqlTool(self, stream, workbook, evidence, client)
                 options = dataclasses.replace(options, tools=(RUN_SQL_SPEC,))
-            elif (planned := plan_question(frame.content, tables_of(workbook))) is not None:
+            elif model.reads_questions and (
+                (planned := plan_question(frame.content, tables_of(workbook))) is not None
+            ):
                 # a model that cannot call tools: the planner answers data questions exactly
                 options = dataclasses.replace(options, max_tokens=COMMAND_TEXT_BYTES)
                 model = TextReply(
