@@ -297,3 +297,30 @@ def test_values_are_quoted_as_literals(book: Any) -> None:
     assert "'R&D ''Labs'''" in to_sql(plan)
     assert con.execute(to_sql(plan)).fetchone() == (1,)
     con.execute("DELETE FROM employees WHERE _row = 99")
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        # a "not" the plan would drop
+        ("How many employees are not in Sales?", '"not"'),
+        # a column named and left out of the plan
+        ("total revenue with the region", "how Region fits"),
+        # each department is one row of Departments: a count there says nothing
+        ("average floor for each department", "each Department is one row"),
+    ],
+)
+def test_what_it_would_drop_is_asked_not_guessed(book: Any, question: str, missing: str) -> None:
+    plan = plan_question(question, book[1])
+    assert isinstance(plan, Decline), plan
+    assert missing in plan.missing, plan.missing
+
+
+def test_a_count_by_group_moves_to_the_sheet_where_the_group_repeats(book: Any) -> None:
+    plan, _, rows = answer(book, "which department has the fewest employees")
+    sizes: dict[str, int] = defaultdict(int)
+    for _, department, _ in STAFF:
+        sizes[department] += 1
+    fewest = min(sizes.values())
+    assert plan.table.table == "employees"
+    assert rows[0][1] == fewest and sizes[rows[0][0]] == fewest

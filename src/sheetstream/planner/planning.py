@@ -63,6 +63,25 @@ _YES = frozenset({"yes", "y", "true"})
 _YES_NO = _YES | {"no", "n", "false"}
 _PICK_CUES = frozenset({"which", "what", "who", "whose"})
 _ISO_DATE = re.compile(r"(?<![\w-])(19|20)\d\d-[01]\d-[0-3]\d(?![\w-])")
+_NEGATIONS = frozenset(
+    {
+        "not",
+        "no",
+        "never",
+        "without",
+        "except",
+        "excluding",
+        "non",
+        "isn't",
+        "aren't",
+        "didn't",
+        "don't",
+        "doesn't",
+        "wasn't",
+        "weren't",
+        "nor",
+    }
+)
 _SMALL_TALK = frozenset(
     {"hi", "hello", "hey", "thanks", "thank", "cheer", "bye", "goodbye", "ok", "okay", "great"}
 )
@@ -97,7 +116,27 @@ def plan_question(question: str, tables: Sequence[Table]) -> Plan | Decline | No
             suggestions=_suggestions(tables[0]),
         )
     table = best_table(found, tables, ws)
-    return _Planner(ws, table, found, tables, tuple(dates)).plan()
+    plan = _Planner(ws, table, found, tables, tuple(dates)).plan()
+    if isinstance(plan, Plan) and plan.aggregate == "count" and _unique(plan.group, plan.table):
+        # "which department has the fewest people" counted on the sheet listing each
+        # department once says nothing: count where the departments repeat
+        assert plan.group is not None
+        for other in tables:
+            if other is not plan.table and any(
+                c.name == plan.group.name and not _unique(c, other) for c in other.columns
+            ):
+                return _Planner(ws, other, found, tables, tuple(dates)).plan()
+        return Decline(
+            understood=f"a count by {plan.group.name}",
+            missing=f"each {plan.group.name} is one row of sheet {plan.table.sheet}",
+            suggestions=_suggestions(plan.table),
+        )
+    return plan
+
+
+def _unique(column: Column | None, table: Table) -> bool:
+    """A column with a different value on every row: grouping by it groups nothing."""
+    return column is not None and not column.temporal and column.distinct == table.rows
 
 
 class _Planner:
@@ -307,9 +346,14 @@ class _Planner:
         for f in self.columns:
             before = ws[f.start - 1] if f.start > 0 else ""
             before2 = ws[f.start - 2] if f.start > 1 else ""
-            cued = before in _GROUP_CUES or (before2 == "for" and before == "each")
+            cued = (
+                before in _GROUP_CUES
+                or (before2 == "for" and before == "each")
+                or (before2 in _GROUP_CUES and (before in _FILLER or before in table.words))
+            )
             few = 0 < f.column.distinct <= 12 and f.column.kind == "integer"
-            groupable = not f.column.numeric or f.column.identifier or (cued and few)
+            picked = before in _PICK_CUES
+            groupable = not f.column.numeric or f.column.identifier or ((cued or picked) and few)
             if not groupable:
                 continue
             if cued:
@@ -414,6 +458,17 @@ class _Planner:
             sized = agg_word in {"largest", "biggest", "smallest", "highest", "lowest"}
             if sized and ranked_noun in table.words and len(figures) == 1:  # "largest order"
                 measure = figures[0]
+        if measure is None and aggregate in {"sum", "max", "min"} and how_much < 0:
+            figures = [
+                c
+                for c in table.columns
+                if c.numeric and not c.identifier and not c.averaged and not c.parts
+            ]
+            totals = any(w in {"total", "sum"} for w in ws)
+            if totals and len(figures) == 1:  # "the largest order totals": its one figure
+                measure = figures[0]
+                inner_sum = True
+                del inner_sum
         if measure is None and how_much >= 0:
             figures = [
                 c
@@ -440,6 +495,18 @@ class _Planner:
                 measure = None if count_at >= 0 else measure
         elif aggregate == "count" and measure is not None and measure.parts:
             measure = None
+        averaging = aggregate in {"avg", "median"} or (measure is not None and measure.averaged)
+        if group is not None and _unique(group, table) and not pick and limit is None and averaging:
+            # "average quantity per item", when each item is one row: the average over the
+            # items, or each item's own? Asked, not guessed.
+            return self._decline(
+                aggregate, measure, group, f"each {group.name} is one row of sheet {table.sheet}"
+            )
+        totalled = any(w in {"total", "sum", "combined"} for w in ws)
+        if group is None and totalled and aggregate in {"max", "min"} and text_named:
+            first = text_named[0]  # "the product with the lowest total revenue"
+            group, group_table, pick, row_pick = first.column, first.table, True, False
+            text_named = [t for t in text_named if t is not first]
         # "top 3 products by revenue": the products are the groups
         if group is None and limit is not None and measure is not None:
             for f in text_named:
@@ -458,6 +525,13 @@ class _Planner:
             counted = text_named[0].column
             aggregate = "count"
 
+        negated = [i for i, w in enumerate(ws) if w in _NEGATIONS and i not in self.consumed]
+        if negated:
+            flipped = self._negate_yes_no(negated)
+            if not flipped:
+                return self._decline(
+                    aggregate, measure, group, 'a question with a "not" or an "except"'
+                )
         unexplained = [
             w
             for i, w in enumerate(ws)
@@ -520,7 +594,16 @@ class _Planner:
                 group = label  # the customers by name, not by their id
         del compare  # the values compared say it; the word alone changes nothing
 
+        order = ""
         listing = False
+        if (
+            counted is None
+            and count_at >= 0
+            and measure is None
+            and text_named
+            and any(w in {"list", "name", "which", "what"} for w in ws)
+        ):
+            counted = text_named[0].column  # "list the classes and say how many there are"
         if (
             counted is None
             and count_at >= 0
@@ -536,13 +619,15 @@ class _Planner:
             listing = any(w in {"which", "what", "list", "name"} for w in ws)
         if not aggregate:
             if measure is None:
-                if row_pick or not (group or filters):
+                rows_named = any(w in table.words or w in _ROW_NOUNS for w in ws)
+                if row_pick or (group is None and not share) or not (rows_named or filters):
                     return self._decline(aggregate, measure, group, "which figure to compute")
-                aggregate = "count"
+                aggregate = "count"  # "orders by status": the orders, counted
             else:
                 aggregate = "avg" if measure.averaged else "sum"
         if aggregate in {"sum", "avg", "median", "min", "max"} and measure is None:
             if aggregate in {"max", "min"} and group is not None and self._counts_rows(agg_at):
+                order = "desc" if aggregate == "max" else "asc"  # kept for the count
                 aggregate, pick = "count", True  # "which region has the most orders"
             else:
                 return self._decline(
@@ -557,7 +642,9 @@ class _Planner:
             and not (measure.numeric or measure.temporal)
         ):
             return self._decline(aggregate, None, group, f"{measure.name} is not a number")
-        order = ""
+        unused = self._unused(measure, group, counted, filters, text_named)
+        if unused is not None:
+            return self._decline(aggregate, measure, group, f"how {unused.name} fits the question")
         inner = aggregate
         if aggregate in {"max", "min"}:
             order = "desc" if aggregate == "max" else "asc"
@@ -566,7 +653,7 @@ class _Planner:
                 pick = pick or limit is None
             else:
                 row_pick = True
-        elif pick and group is not None:
+        elif pick and group is not None and not order:
             order = "desc"
         if pick and limit is None:
             limit = 1
@@ -592,9 +679,48 @@ class _Planner:
             listing=listing,
         )
 
+    def _negate_yes_no(self, negated: list[int]) -> bool:
+        """ "would not recommend": a yes/no column's filter turned to its no."""
+        for index, f in enumerate(self.values):
+            values = {v.lower(): v for v in f.column.values}
+            if f.value is not None and f.value.lower() in _YES and set(values) <= _YES_NO:
+                no = next((v for k, v in values.items() if k not in _YES), None)
+                if no is None:
+                    return False
+                self.values[index] = Found(f.start, f.end, f.column, f.table, no)
+                self.consumed.update(negated)
+                return True
+        return False
+
+    def _unused(
+        self,
+        measure: Column | None,
+        group: Column | None,
+        counted: Column | None,
+        filters: list[Filter],
+        text_named: list[Found],
+    ) -> Column | None:
+        """A column the question names that the plan does not use: better asked than left
+        out ("salary bill for each job title" must not become the total salary)."""
+        used = {c.name for c in (measure, group, counted) if c is not None}
+        used |= {f.column.name for f in filters}
+        used |= set(measure.parts) if measure is not None else set()
+        label = self.table.label_column()
+        for f in self.columns:
+            if f.column.name in used or f.column.temporal:
+                continue
+            if f.column.identifier or (label is not None and f.column.name == label.name):
+                continue  # "the respondents", "our items": the rows themselves
+            if self.join is not None and f.column.name in {self.join.key, self.join.other_key}:
+                continue
+            return f.column
+        return None
+
     def _counts_rows(self, at: int) -> bool:
         """ "the most orders", "the most rows": what is ranked is a count of the rows."""
         after = self.ws[at + 1 : at + 3] if at >= 0 else []
+        if any(w in {"total", "sum", "amount", "value"} for w in self.ws[at + 1 : at + 4]):
+            return False  # "the largest order totals": a figure, not a count
         nouns = set(self.table.words) | _ROW_NOUNS | {"row", "record", "entry", "sale", "order"}
         return any(w in nouns for w in after) or "number" in self.ws or "count" in self.ws
 

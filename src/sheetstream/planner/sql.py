@@ -79,10 +79,19 @@ def to_sql(plan: Plan) -> str:
 
 def _with_every_period(plan: Plan, sql: str) -> str:
     """A trend within one year lists every month (or quarter), those without rows as 0."""
-    years = [f.value for f in plan.filters if f.part == "year" and f.op == "="]
-    if plan.grain not in {"month", "quarter"} or len(years) != 1 or plan.limit is not None:
+    if plan.aggregate not in {"sum", "count", "count_distinct"} or plan.share or plan.limit:
         return sql
-    if plan.aggregate not in {"sum", "count", "count_distinct"} or plan.share:
+    figure = quote(FIGURE)
+    if plan.grain == "year" and not plan.compare:  # every year from the first to the last
+        name = quote("year")
+        return (
+            f"WITH figures AS ({sql}), periods AS (SELECT range AS {name} FROM "
+            f"range((SELECT min({name}) FROM figures), (SELECT max({name}) FROM figures) + 1)) "
+            f"SELECT {name}, coalesce(figures.{figure}, 0) AS {figure} "
+            f"FROM periods LEFT JOIN figures USING ({name}) ORDER BY 1"
+        )
+    years = [f.value for f in plan.filters if f.part == "year" and f.op == "="]
+    if plan.grain not in {"month", "quarter"} or len(years) != 1:
         return sql
     year = int(years[0])
     name = quote(plan.grain)
@@ -92,7 +101,6 @@ def _with_every_period(plan: Plan, sql: str) -> str:
         )
     else:
         periods = f"SELECT concat({year}, '-Q', n) AS {name} FROM range(1, 5) t(n)"
-    figure = quote(FIGURE)
     return (
         f"WITH periods AS ({periods}), figures AS ({sql}) "
         f"SELECT {name}, coalesce(figures.{figure}, 0) AS {figure} "

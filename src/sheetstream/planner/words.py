@@ -24,7 +24,7 @@ STOPWORDS = word_set(
     please can could would will should may might must shall let let's all any each every
     number numbers figure figures data sheet table workbook spreadsheet
     row rows record records entry entries overall altogether combined together so far as than
-    out up down over under across between among into about within during not no only just
+    out up down over under across between among into about within during only just
     also then else such same other another one ones much many more most less least
     """
 )
