@@ -189,3 +189,20 @@ async def test_sheet_warnings_name_the_sheet_they_concern(start_server: StartSer
     assert second["hidden"] is True
     assert "This sheet is hidden in the workbook." in second["warnings"]
     assert "This sheet has no data rows." in second["warnings"]
+
+
+async def test_a_csv_is_one_sheet_named_after_its_file(start_server: StartServer) -> None:
+    srv = await start_server()
+    created = await upload(srv, "May log.csv", b"level,duration_ms\nINFO,12\nERROR,40\n")
+    assert created.status_code == 201, created.text
+    body = created.json()
+    (sheet,) = body["sheets"]
+    assert sheet["name"] == "May log" and sheet["rows"] == 2
+    async with httpx.AsyncClient(base_url=srv.http, timeout=60) as http:
+        result = await http.post(
+            f"/api/workbooks/{body['workbook_id']}/query",
+            json={"sql": f'SELECT sum(duration_ms) FROM "{sheet["table"]}"'},
+        )
+    assert result.status_code == 200 and result.json()["rows"] == [[52]]
+    folder = srv.settings.data_dir / "workbooks" / body["workbook_id"]
+    assert not (folder / "named").exists()  # the link the parse read is gone
