@@ -324,3 +324,23 @@ def test_a_count_by_group_moves_to_the_sheet_where_the_group_repeats(book: Any) 
     fewest = min(sizes.values())
     assert plan.table.table == "employees"
     assert rows[0][1] == fewest and sizes[rows[0][0]] == fewest
+
+
+def test_everyday_words_for_counts_ranks_and_prices(book: Any) -> None:
+    sizes: dict[str, int] = defaultdict(int)
+    for _, department, _ in STAFF:
+        sizes[department] += 1
+    _, _, rows = answer(book, "headcount per department")
+    assert dict(rows) == sizes
+    plan, _, rows = answer(book, "rank products by units")
+    units = by(2, lambda r: r[3])
+    assert plan.order == "desc" and [r[0] for r in rows] == sorted(units, key=lambda p: -units[p])
+    plan, _, rows = answer(book, "the cheapest unit price in 2021")
+    assert plan.measure is not None and plan.measure.name == "Unit Price"
+    assert rows[0][-1] == min(r[4] for r in SALES if r[0].year == 2021)
+
+
+def test_a_value_is_found_under_another_ending(book: Any) -> None:
+    # a plural names its value: "Widgets" is the Widget rows
+    _, _, rows = answer(book, "total units of Widgets")
+    assert rows[0][0] == sum(r[3] for r in SALES if r[2] == "Widget")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sheetstream.planner.schema import Column, Table, month_of
-from sheetstream.planner.words import FUNCTION_WORDS, MONTHS, STOPWORDS, SYNONYMS, words
+from sheetstream.planner.words import FUNCTION_WORDS, MONTHS, STOPWORDS, SYNONYMS, stem, words
 
 # a column name's last word that is only its unit: "duration_ms" is named as "duration"
 _UNIT_SUFFIXES = frozenset(
@@ -49,10 +49,15 @@ def find_names(ws: list[str], tables: Sequence[Table]) -> list[Found]:
     for table in tables:
         for column in table.columns:
             for value in column.values:
-                for start in _spans(ws, words(value)):
-                    candidates.append(
-                        (1, Found(start, start + len(words(value)), column, table, value))
-                    )
+                vw = words(value)
+                for start in _spans(ws, vw):
+                    candidates.append((1, Found(start, start + len(vw), column, table, value)))
+                if len(vw) == 1 and len(vw[0]) >= 4:  # "warnings" for WARN, "cancellations"
+                    for i, w in enumerate(ws):
+                        if (w != vw[0] and stem(w) == stem(vw[0])) or (
+                            w.startswith(vw[0]) and len(w) - len(vw[0]) <= 4
+                        ):
+                            candidates.append((4, Found(i, i + 1, column, table, value)))
             for start in _spans(ws, list(column.words)):
                 candidates.append((0, Found(start, start + len(column.words), column, table)))
                 after = start + len(column.words)

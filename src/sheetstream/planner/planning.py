@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from sheetstream.planner.names import (
@@ -30,11 +31,13 @@ from sheetstream.planner.words import (
     COMPARE_WORDS,
     COMPARISON_PAIRS,
     COMPARISONS,
+    COUNT_WORDS,
     DISTINCT_WORDS,
     FUNCTION_WORDS,
     GRAIN_WORDS,
     IMPLIED_MEASURES,
     NUMBER_WORDS,
+    RANK_WORDS,
     SHARE_WORDS,
     STOPWORDS,
     UNANSWERABLE,
@@ -54,8 +57,11 @@ _FILLER = word_set(
     currently current now today far anything everything something single individual
     charged charge whole entire add adds added bill listed list person people transaction
     respondent employee staff member team job request call item thing kind type exist
-    existing there's budgeted budgets spent cost costs each apiece altogether total
-    sum highest lowest still actually really go survey questionnaire
+    existing there's budgeted budgets spent each apiece altogether total
+    sum highest lowest still actually really go survey questionnaire everyone anyone
+    someone everybody anybody here grand carry carried often appear appears appeared used
+    use exist exists responded respond joined join started period full line ms millisecond
+    kind breakdown
     """
 )
 _GROUP_CUES = frozenset({"by", "per", "each", "every", "across"})
@@ -63,6 +69,9 @@ _YES = frozenset({"yes", "y", "true"})
 _YES_NO = _YES | {"no", "n", "false"}
 _PICK_CUES = frozenset({"which", "what", "who", "whose"})
 _ISO_DATE = re.compile(r"(?<![\w-])(19|20)\d\d-[01]\d-[0-3]\d(?![\w-])")
+_COMPARATIVES = frozenset(
+    {"larger", "higher", "bigger", "smaller", "lower", "greater", "more", "less", "fewer"}
+)
 _NEGATIONS = frozenset(
     {
         "not",
@@ -152,6 +161,7 @@ class _Planner:
     ) -> None:
         self._tables = tables
         self._dates = dates
+        self._limit_asked = False
         self.ws = ws
         self.table = table
         self.found = found
@@ -283,9 +293,16 @@ class _Planner:
             self.consumed.update({count_at - 2, count_at - 1})
             if not aggregate or agg_word in {"count"}:
                 aggregate = "count"
-        if "count" in ws:
-            self.consumed.add(ws.index("count"))
-            aggregate = aggregate or "count"
+        for i, w in enumerate(ws):
+            if w in COUNT_WORDS:  # "count", "headcount", "tally"
+                self.consumed.add(i)
+                aggregate = aggregate or "count"
+                count_at = i + 1 if count_at < 0 else count_at
+        ranked_all = False
+        for i, w in enumerate(ws):
+            if w in RANK_WORDS:  # "rank products by units": every group, in order
+                self.consumed.add(i)
+                ranked_all = True
         distinct = bool(DISTINCT_WORDS.intersection(ws))
         share = bool(SHARE_WORDS.intersection(ws))
         compare = bool(COMPARE_WORDS.intersection(ws))
@@ -295,9 +312,9 @@ class _Planner:
         grain = ""
         for i, w in enumerate(ws):
             if w in GRAIN_WORDS and date_column is not None and i not in self.consumed:
-                grain = GRAIN_WORDS[w]
-                self.consumed.add(i)
-                break
+                grain = grain or GRAIN_WORDS[w]
+                if GRAIN_WORDS[w] == grain:  # "month by month": both name the one grain
+                    self.consumed.add(i)
         if table.row_total is not None:
             for i, w in enumerate(ws):  # "annual", "for the year", "per month": the row total
                 if w in GRAIN_WORDS:
@@ -429,6 +446,11 @@ class _Planner:
         if measures:
             after = [m for m in measures if m.start > agg_at] if agg_at >= 0 else measures
             measure = (after or measures)[0].column
+        if agg_word in IMPLIED_MEASURES:  # "the priciest item": a price, whatever else
+            implied_words = set(IMPLIED_MEASURES[agg_word])
+            measure = next(
+                (c for c in table.columns if c.numeric and implied_words & set(c.words)), measure
+            )
         if measure is None:
             for w in ws:
                 implied = IMPLIED_MEASURES.get(w)
@@ -439,6 +461,7 @@ class _Planner:
                     )
                     if measure is not None:
                         break
+        self._limit_asked = limit is not None
         if measure is None and table.row_total is not None and aggregate != "count":
             measure = self._row_measure(aggregate, averaged)
             if measure is None:
@@ -456,6 +479,7 @@ class _Planner:
                 if c.numeric and not c.identifier and not c.averaged and not c.parts
             ]
             sized = agg_word in {"largest", "biggest", "smallest", "highest", "lowest"}
+            sized = sized and count_at < 0  # "biggest by headcount" counts rows
             if sized and ranked_noun in table.words and len(figures) == 1:  # "largest order"
                 measure = figures[0]
         if measure is None and aggregate in {"sum", "max", "min"} and how_much < 0:
@@ -502,6 +526,10 @@ class _Planner:
             return self._decline(
                 aggregate, measure, group, f"each {group.name} is one row of sheet {table.sheet}"
             )
+        if ranked_all and group is None and measure is not None and text_named:
+            first = text_named[0]  # "rank products by units"
+            group, group_table = first.column, first.table
+            text_named = [t for t in text_named if t is not first]
         totalled = any(w in {"total", "sum", "combined"} for w in ws)
         if group is None and totalled and aggregate in {"max", "min"} and text_named:
             first = text_named[0]  # "the product with the lowest total revenue"
@@ -525,6 +553,11 @@ class _Planner:
             counted = text_named[0].column
             aggregate = "count"
 
+        named_values = Counter(f.column.name for f in self.values)
+        if len(year_values) >= 2 or any(n >= 2 for n in named_values.values()):
+            for i, w in enumerate(ws):  # "which has the larger payroll": both are shown
+                if w in _COMPARATIVES:
+                    self.consumed.add(i)
         negated = [i for i, w in enumerate(ws) if w in _NEGATIONS and i not in self.consumed]
         if negated:
             flipped = self._negate_yes_no(negated)
@@ -626,6 +659,18 @@ class _Planner:
             else:
                 aggregate = "avg" if measure.averaged else "sum"
         if aggregate in {"sum", "avg", "median", "min", "max"} and measure is None:
+            counts = aggregate in {"max", "min"} and group is not None
+            counts = counts and self._counts_rows(agg_at)
+            figures = [
+                c
+                for c in table.columns
+                if c.numeric and not c.identifier and not c.parts and not c.temporal
+            ]
+            vague = agg_word in {"best", "worst", "top", "bottom"} and limit is None
+            vague = vague or count_at >= 0  # "biggest by headcount": rows counted, not summed
+            if not counts and not vague and len(figures) == 1:
+                measure = figures[0]  # "the average order from …": the sheet's one figure
+        if aggregate in {"sum", "avg", "median", "min", "max"} and measure is None:
             if aggregate in {"max", "min"} and group is not None and self._counts_rows(agg_at):
                 order = "desc" if aggregate == "max" else "asc"  # kept for the count
                 aggregate, pick = "count", True  # "which region has the most orders"
@@ -654,6 +699,8 @@ class _Planner:
             else:
                 row_pick = True
         elif pick and group is not None and not order:
+            order = "desc"
+        if ranked_all and group is not None and not order:
             order = "desc"
         if pick and limit is None:
             limit = 1
@@ -722,7 +769,10 @@ class _Planner:
         if any(w in {"total", "sum", "amount", "value"} for w in self.ws[at + 1 : at + 4]):
             return False  # "the largest order totals": a figure, not a count
         nouns = set(self.table.words) | _ROW_NOUNS | {"row", "record", "entry", "sale", "order"}
-        return any(w in nouns for w in after) or "number" in self.ws or "count" in self.ws
+        # "the most errors": the rows holding a value, counted
+        valued = any(at < f.start <= at + 2 for f in self.values)
+        counted = "number" in self.ws or bool(COUNT_WORDS.intersection(self.ws))
+        return valued or counted or any(w in nouns for w in after)
 
     def _row_measure(self, aggregate: str, averaged: bool) -> Column | None:
         """On a table with months as columns: the row's total, its monthly average, its
@@ -740,6 +790,8 @@ class _Planner:
             return None
         if monthly and averaged:
             return dataclasses.replace(total, name="monthly average", parts_op="avg")
+        if monthly and self._limit_asked:
+            return None  # "the two costliest months": the months themselves ranked
         if monthly and aggregate in {"max", "min"}:
             name = "largest month" if aggregate == "max" else "smallest month"
             return dataclasses.replace(total, name=name, parts_op=aggregate)
@@ -777,7 +829,9 @@ class _Planner:
         )
 
 
-_ROW_NOUNS = frozenset({"employee", "person", "student", "customer", "item", "product", "one"})
+_ROW_NOUNS = frozenset(
+    {"employee", "person", "student", "customer", "item", "product", "one", "line", "entry"}
+)
 
 
 def _is_inflection_of(word: str, consumed: set[int], ws: list[str], table: Table) -> bool:

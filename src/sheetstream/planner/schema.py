@@ -56,6 +56,20 @@ class Table:
     words: tuple[str, ...]  # the sheet's name and the table's
     row_total: Column | None = None  # the months-as-columns total, when the table has one
 
+    def row_label(self) -> Column | None:
+        """What names one row when an answer shows rows: a name, else an id, else a label."""
+        for column in self.columns:
+            if column.kind == "text" and "name" in column.words:
+                return column
+        for column in self.columns:
+            labelled = _LABEL_WORDS.intersection(column.words)
+            if column.kind == "text" and labelled and not column.identifier:
+                return column
+        for column in self.columns:
+            if column.identifier and column.kind == "text":
+                return column
+        return self.label_column()
+
     def label_column(self) -> Column | None:
         """The text column that best names a row (Name, Item, Product …), if any."""
         texts = [c for c in self.columns if c.kind == "text" and not c.identifier]

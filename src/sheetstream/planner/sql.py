@@ -202,7 +202,7 @@ def _row_pick(plan: Plan, source: str, where: str) -> str:
     """The rows holding the highest (or lowest) value of the measure: ties are all shown."""
     assert plan.measure is not None
     measure = _column(plan.measure, plan)
-    label = plan.table.label_column()
+    label = plan.table.row_label()
     shown = f"{measure} AS {quote(plan.measure.name)}"
     select = [shown] if label is None else [_column(label, plan), shown]
     best = "max" if plan.order != "asc" else "min"

@@ -67,6 +67,10 @@ AGGREGATE_WORDS: dict[str, str] = {
     "worst": "min",
     "least": "min",
     "median": "median",
+    "cheapest": "min",
+    "priciest": "max",
+    "costliest": "max",
+    "dearest": "max",
     "longest": "max",
     "slowest": "max",
     "oldest": "max",
@@ -86,6 +90,11 @@ IMPLIED_MEASURES: dict[str, tuple[str, ...]] = {
     "slowest": ("duration", "time", "latency"),
     "fastest": ("duration", "time", "latency"),
     "quickest": ("duration", "time", "latency"),
+    "long": ("duration", "time", "length"),
+    "cheapest": ("price", "cost"),
+    "priciest": ("price", "cost"),
+    "costliest": ("cost", "price"),
+    "dearest": ("price", "cost"),
 }
 # words for a figure, when the workbook has a column of that name: "earn" is a salary
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -105,6 +114,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "mark": ("score", "grade"),
     "result": ("score",),
     "old": ("age",),
+    "charge": ("price",),
+    "money": ("revenue", "amount", "income", "sales"),
 }
 # comparison words before a number: the filter they make
 COMPARISONS: dict[str, str] = {
@@ -134,7 +145,13 @@ COMPARISON_PAIRS: dict[tuple[str, str], str] = {
     ("at", "most"): "<=",
 }
 DISTINCT_WORDS = frozenset({"different", "distinct", "unique"})
-SHARE_WORDS = frozenset({"share", "percentage", "percent", "proportion", "fraction", "%"})
+SHARE_WORDS = frozenset(
+    {"share", "percentage", "percent", "proportion", "fraction", "%", "mix", "slice"}
+)
+# words that ask for a count of rows, like "how many"
+COUNT_WORDS = frozenset({"count", "headcount", "tally"})
+# words that ask for the groups in order, like "top" without a number
+RANK_WORDS = frozenset({"rank", "ranked", "ranking", "sort", "sorted"})
 COMPARE_WORDS = frozenset({"compare", "comparison", "versus", "vs", "against"})
 GRAIN_WORDS: dict[str, str] = {
     "month": "month",
@@ -196,6 +213,8 @@ def singular(word: str) -> str:
         return word[:-3] + "y"
     if word.endswith("oes"):  # "goes", "does", "potatoes"
         return word[:-2]
+    if word.endswith("uses") and word[:-2].endswith(("tus", "bus", "rus", "nus", "pus")):
+        return word[:-2]  # "statuses", "bonuses"
     if word.endswith(("sses", "xes", "ches", "shes", "zes")):
         return word[:-2]
     return word[:-1]
@@ -205,6 +224,15 @@ def words(text: str) -> list[str]:
     """The words of `text`, lower case, singular: "Unit Price" → ["unit", "price"]."""
     spaced = _CAMEL.sub(" ", text).replace("_", " ").lower()
     return [singular(w.removesuffix("'s")) for w in _WORD.findall(spaced)]
+
+
+def stem(word: str) -> str:
+    """A word without its commonest endings: "cancellations" and "cancelled" share
+    "cancell", "warnings" and "warn" share "warn"."""
+    for ending in ("ations", "ation", "ings", "ing", "ed", "s"):
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            return word[: -len(ending)]
+    return word
 
 
 def as_number(word: str) -> float | None:
