@@ -73,10 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--output", help="write every answer and its grade to this JSON file")
     evaluate.add_argument(
         "--set",
-        choices=("main", "heldout", "all"),
+        choices=("main", "heldout", "blind", "all"),
         default="main",
-        help="the questions the planner was written against (main, the default), the "
-        "held-out ones written apart from it, or both",
+        help="the questions the planner was written against (main, the default), those "
+        "written apart from it and then used to improve it (heldout), those written last "
+        "and never tuned on (blind), or all three",
     )
     evaluate.add_argument(
         "--categories",

@@ -192,10 +192,16 @@ def summary(asked: Sequence[Asked]) -> dict[str, Any]:
 
 def question_set(name: str) -> tuple[Question, ...]:
     """ "main" (the set the planner was written against), "heldout" (written apart from
-    it), or "all"."""
+    it, then used to improve it), "blind" (written last, never tuned on), or "all"."""
+    from sheetstream.evaluation.blind import BLIND
     from sheetstream.evaluation.heldout import HELDOUT
 
-    sets = {"main": QUESTIONS, "heldout": HELDOUT, "all": QUESTIONS + HELDOUT}
+    sets = {
+        "main": QUESTIONS,
+        "heldout": HELDOUT,
+        "blind": BLIND,
+        "all": QUESTIONS + HELDOUT + BLIND,
+    }
     return sets[name]
 
 
