@@ -18,6 +18,8 @@ from sheetstream.planner.words import FUNCTION_WORDS, MONTHS, STOPWORDS, SYNONYM
 _UNIT_SUFFIXES = frozenset(
     {"ms", "s", "sec", "kg", "km", "pct", "eur", "usd", "gbp", "min", "id", "code", "no"}
 )
+# a name's last word too common to name the column alone: "names" is not "Customer Name"
+_TOO_GENERIC = frozenset({"name", "type", "kind"})
 YEAR = re.compile(r"(19|20)\d\d")
 MONTH_WORDS = {m: n for n, m in enumerate(MONTHS, start=1)} | {
     m[:3]: n for n, m in enumerate(MONTHS, start=1) if m[:3] not in {"may", "mar"}
@@ -80,7 +82,7 @@ def find_names(ws: list[str], tables: Sequence[Table]) -> list[Found]:
                 head = column.words[-1]
                 parts = column.words[-2:-1] if head in _UNIT_SUFFIXES else (head,)
                 for part in parts:
-                    if part in STOPWORDS or len(part) < 3:
+                    if part in STOPWORDS or len(part) < 3 or part in _TOO_GENERIC:
                         continue
                     others = [c for c in table.columns if c is not column and part in c.words]
                     if others:

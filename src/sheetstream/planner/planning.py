@@ -471,6 +471,8 @@ class _Planner:
             if aggregate in {"max", "min"} and measure.parts_op in {"max", "min"}:
                 aggregate = "max" if measure.parts_op == "max" else "min"
                 averaged = False
+            if measure.parts_op == "avg":  # the average month of the rows asked about:
+                aggregate, averaged = "sum", False  # their monthly averages, added
         if measure is None and aggregate in {"max", "min"} and group is None:
             ranked_noun = ws[agg_at + 1] if 0 <= agg_at < len(ws) - 1 else ""
             figures = [
@@ -509,8 +511,21 @@ class _Planner:
         conditioned = {c.column.name for c in self.conditions}
         if aggregate == "count" and measure is not None and measure.name in conditioned:
             measure = None
+        # "how many different reorder levels": the figure's distinct values, counted
+        if aggregate == "count" and measure is not None and distinct and not measure.parts:
+            after_distinct = [
+                m for m in measures if any(ws[j] in DISTINCT_WORDS for j in (m.start - 1,))
+            ]
+            if after_distinct:
+                counted_figure: Column | None = after_distinct[0].column
+            else:
+                counted_figure = None
+        else:
+            counted_figure = None
         # "how many units": a figure's total, not a count of rows
-        if aggregate == "count" and measure is not None and not measure.parts:
+        if counted_figure is not None:
+            pass
+        elif aggregate == "count" and measure is not None and not measure.parts:
             if count_at >= 0 and any(
                 m.start >= count_at and m.start <= count_at + 1 for m in measures
             ):
@@ -647,6 +662,12 @@ class _Planner:
             and aggregate not in {"max", "min"}
         ):
             counted, group, pick = group, None, False  # "which subjects …, and how many"
+        counted = counted or counted_figure
+        if distinct and grain and count_at >= 0 and measure is None and date_column is not None:
+            # "on how many different days": the days with rows, counted
+            if group is date_column:
+                group, group_table = None, None
+            counted = date_column
         if counted is not None:
             aggregate, measure = "count_distinct", counted
             listing = any(w in {"which", "what", "list", "name"} for w in ws)
@@ -702,6 +723,8 @@ class _Planner:
             order = "desc"
         if ranked_all and group is not None and not order:
             order = "desc"
+        if compare_values and not self._limit_asked:
+            pick, row_pick, limit = False, False, None  # "Finance versus Operations": both
         if pick and limit is None:
             limit = 1
         if row_pick and limit is None:
@@ -714,7 +737,10 @@ class _Planner:
             measure=measure,
             group=group,
             group_table=group_table if group_table is not table else None,
-            grain=grain if group is not None and group.temporal else "",
+            grain=grain
+            if (group is not None and group.temporal)
+            or (inner == "count_distinct" and measure is not None and measure.temporal)
+            else "",
             filters=tuple(filters),
             order=order,
             limit=limit,

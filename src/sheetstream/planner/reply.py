@@ -51,6 +51,8 @@ def describe(plan: Plan) -> str:
     """What the plan computes, in words: "the total Revenue for Region North in 2021"."""
     if plan.aggregate == "count" or plan.measure is None:
         what = "the number of rows"
+    elif plan.aggregate == "count_distinct" and plan.grain and plan.measure.temporal:
+        what = f"the number of different {plan.grain}s with rows"
     elif plan.aggregate == "count_distinct":
         what = f"the number of different {plan.measure.name} values"
     else:

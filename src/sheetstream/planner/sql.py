@@ -91,6 +91,21 @@ def _with_every_period(plan: Plan, sql: str) -> str:
             f"FROM periods LEFT JOIN figures USING ({name}) ORDER BY 1"
         )
     years = [f.value for f in plan.filters if f.part == "year" and f.op == "="]
+    if plan.grain in {"month", "day"} and not years and not plan.compare:
+        # every month (or day) from the first to the last that has rows
+        name = quote(plan.grain)
+        unit, pattern = ("MONTH", "%Y-%m") if plan.grain == "month" else ("DAY", "%Y-%m-%d")
+        first = f"(SELECT strptime(min({name}), '{pattern}') FROM figures)"
+        last = f"(SELECT strptime(max({name}), '{pattern}') FROM figures)"
+        periods = (
+            f"SELECT strftime(range, '{pattern}') AS {name} "
+            f"FROM range({first}, {last} + INTERVAL 1 {unit}, INTERVAL 1 {unit})"
+        )
+        return (
+            f"WITH figures AS ({sql}), periods AS ({periods}) "
+            f"SELECT {name}, coalesce(figures.{figure}, 0) AS {figure} "
+            f"FROM periods LEFT JOIN figures USING ({name}) ORDER BY 1"
+        )
     if plan.grain not in {"month", "quarter"} or len(years) != 1:
         return sql
     year = int(years[0])
@@ -137,6 +152,8 @@ def _raw_figure(plan: Plan) -> str:
         return "count(*)"
     column = _column(plan.measure, plan)
     if plan.aggregate == "count_distinct":
+        if plan.grain and plan.measure.temporal:  # different days, months …: of the dates
+            return f"count(DISTINCT {_grain_expr(plan.grain, column)})"
         return f"count(DISTINCT {column})"
     return f"{plan.aggregate}({column})"
 
@@ -150,16 +167,20 @@ def _figure(plan: Plan) -> str:
 
 def _group_expr(plan: Plan) -> str:
     assert plan.group is not None
-    column = _column(plan.group, plan, plan.group_table)
-    if plan.grain == "year":
+    return _grain_expr(plan.grain, _column(plan.group, plan, plan.group_table))
+
+
+def _grain_expr(grain: str, column: str) -> str:
+    """A date column as the period it falls in: its year, quarter, month, week or day."""
+    if grain == "year":
         return f"year({column})"
-    if plan.grain == "quarter":
+    if grain == "quarter":
         return f"concat(year({column}), '-Q', quarter({column}))"
-    if plan.grain == "month":
+    if grain == "month":
         return f"strftime({column}, '%Y-%m')"
-    if plan.grain == "week":
+    if grain == "week":
         return f"strftime(date_trunc('week', {column}), '%Y-%m-%d')"
-    if plan.grain == "day":
+    if grain == "day":
         return f"strftime({column}, '%Y-%m-%d')"
     return column
 
