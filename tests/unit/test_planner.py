@@ -344,3 +344,16 @@ def test_a_value_is_found_under_another_ending(book: Any) -> None:
     # a plural names its value: "Widgets" is the Widget rows
     _, _, rows = answer(book, "total units of Widgets")
     assert rows[0][0] == sum(r[3] for r in SALES if r[2] == "Widget")
+
+
+def test_a_condition_on_the_sheets_one_figure(book: Any) -> None:
+    # Employees has one figure, Salary: "above 60,000" can only be its
+    _, _, rows = answer(book, "how many employees in Sales above 60,000")
+    assert rows[0][0] == sum(1 for _, d, s in STAFF if d == "Sales" and s > 60_000)
+
+
+def test_a_comparison_needs_two_things_and_a_trend_needs_dates(book: Any) -> None:
+    compared = plan_question("total salary compared to the plan", book[1])
+    assert isinstance(compared, Decline), compared
+    plan, _, rows = answer(book, "how did revenue change by year")
+    assert plan.grain == "year" and [r[0] for r in rows] == [2021, 2022, 2023]

@@ -135,7 +135,11 @@ def best_table(found: list[Found], tables: Sequence[Table], ws: list[str]) -> Ta
     counted_at = how_many(ws)
     counted = ws[counted_at] if 0 <= counted_at < len(ws) else ""
 
-    def score(table: Table) -> tuple[int, int, int, int]:
+    asks_figure = bool({"total", "sum", "average", "mean", "avg"}.intersection(ws)) or any(
+        ws[i : i + 2] == ["how", "much"] for i in range(len(ws))
+    )
+
+    def score(table: Table) -> tuple[int, int, int, int, int]:
         own = sum(f.end - f.start for f in found if f.table is table)
         named = sum(1 for w in table.words if w in ws)
         figures = sum(
@@ -146,6 +150,10 @@ def best_table(found: list[Found], tables: Sequence[Table], ws: list[str]) -> Ta
             and f.value is None
             and not followed_by_number(ws, f.end)
         )
-        return figures, counted in table.words, own + named, -tables.index(table)
+        # "what did Oak Studio order in total": the sheet with a figure to add up
+        has_figures = asks_figure and any(
+            c.numeric and not c.identifier and not c.temporal for c in table.columns
+        )
+        return figures, counted in table.words, has_figures, own + named, -tables.index(table)
 
     return max(tables, key=score)

@@ -61,7 +61,7 @@ _FILLER = word_set(
     sum highest lowest still actually really go survey questionnaire everyone anyone
     someone everybody anybody here grand carry carried often appear appears appeared used
     use exist exists responded respond joined join started period full line ms millisecond
-    kind breakdown
+    kind breakdown reporting report reports
     """
 )
 _GROUP_CUES = frozenset({"by", "per", "each", "every", "across"})
@@ -69,6 +69,10 @@ _YES = frozenset({"yes", "y", "true"})
 _YES_NO = _YES | {"no", "n", "false"}
 _PICK_CUES = frozenset({"which", "what", "who", "whose"})
 _ISO_DATE = re.compile(r"(?<![\w-])(19|20)\d\d-[01]\d-[0-3]\d(?![\w-])")
+# words that ask how a figure moves over time: understood only with a date to group by
+_TREND_WORDS = frozenset(
+    {"develop", "developed", "move", "moved", "change", "changed", "evolve", "evolved", "trend"}
+)
 _COMPARATIVES = frozenset(
     {"larger", "higher", "bigger", "smaller", "lower", "greater", "more", "less", "fewer"}
 )
@@ -135,6 +139,14 @@ def plan_question(question: str, tables: Sequence[Table]) -> Plan | Decline | No
                 c.name == plan.group.name and not _unique(c, other) for c in other.columns
             ):
                 return _Planner(ws, other, found, tables, tuple(dates)).plan()
+        for other in tables:  # "headcount per manager": the employees, joined to managers
+            shared = _shared_key(other, plan.table) if other is not plan.table else None
+            if shared is not None and not _unique(
+                next(c for c in other.columns if c.name == shared[0]), other
+            ):
+                joined = _Planner(ws, other, found, tables, tuple(dates)).plan()
+                if isinstance(joined, Plan) and joined.join is not None:
+                    return joined
         return Decline(
             understood=f"a count by {plan.group.name}",
             missing=f"each {plan.group.name} is one row of sheet {plan.table.sheet}",
@@ -229,7 +241,7 @@ class _Planner:
                     Filter(column, int(number), "year", op=">" if op == ">" else "<")
                 )
             else:
-                figure = self._nearest_figure(i, at + 1)
+                figure = self._nearest_figure(i, at + 1) or self._only_figure()
                 if figure is None:
                     continue
                 value: int | float = int(number) if number == int(number) else number
@@ -237,6 +249,17 @@ class _Planner:
                 if figure.start > i:  # "more than 50 units": the units are the condition's
                     self.columns = [c for c in self.columns if c is not figure]
             self.consumed.update(range(i, at + 1))
+
+    def _only_figure(self) -> Found | None:
+        """ "orders above 1,000": the sheet's one figure, when it has one."""
+        figures = [
+            c
+            for c in self.table.columns
+            if c.numeric and not c.identifier and not c.temporal and not c.parts
+        ]
+        if len(figures) != 1:
+            return None
+        return Found(-1, -1, figures[0], self.table)
 
     def _nearest_figure(self, before: int, after: int) -> Found | None:
         """The numeric column named next to a comparison: after it, else before it."""
@@ -310,6 +333,9 @@ class _Planner:
             if w in DISTINCT_WORDS or w in SHARE_WORDS or w in COMPARE_WORDS or w in _GROUP_CUES:
                 self.consumed.add(i)
         grain = ""
+        for i, w in enumerate(ws):
+            if w in _TREND_WORDS and date_column is not None:
+                self.consumed.add(i)  # "how did revenue change by month"
         for i, w in enumerate(ws):
             if w in GRAIN_WORDS and date_column is not None and i not in self.consumed:
                 grain = grain or GRAIN_WORDS[w]
@@ -452,7 +478,7 @@ class _Planner:
                 (c for c in table.columns if c.numeric and implied_words & set(c.words)), measure
             )
         if measure is None:
-            for w in ws:
+            for i, w in enumerate(ws):
                 implied = IMPLIED_MEASURES.get(w)
                 if implied:
                     measure = next(
@@ -460,6 +486,7 @@ class _Planner:
                         None,
                     )
                     if measure is not None:
+                        self.consumed.add(i)  # "how long": the duration
                         break
         self._limit_asked = limit is not None
         if measure is None and table.row_total is not None and aggregate != "count":
@@ -640,7 +667,9 @@ class _Planner:
             label = self.join.other.label_column()
             if group_table is self.join.other and label is not None:
                 group = label  # the customers by name, not by their id
-        del compare  # the values compared say it; the word alone changes nothing
+        if compare and not compare_values and group is None:
+            return self._decline(aggregate, measure, group, "the two things to compare")
+        del compare
 
         order = ""
         listing = False

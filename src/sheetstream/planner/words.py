@@ -116,6 +116,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "old": ("age",),
     "charge": ("price",),
     "money": ("revenue", "amount", "income", "sales"),
+    "value": ("amount", "revenue", "value"),
+    "worth": ("amount", "revenue", "value"),
 }
 # comparison words before a number: the filter they make
 COMPARISONS: dict[str, str] = {
@@ -152,7 +154,7 @@ SHARE_WORDS = frozenset(
 COUNT_WORDS = frozenset({"count", "headcount", "tally"})
 # words that ask for the groups in order, like "top" without a number
 RANK_WORDS = frozenset({"rank", "ranked", "ranking", "sort", "sorted"})
-COMPARE_WORDS = frozenset({"compare", "comparison", "versus", "vs", "against"})
+COMPARE_WORDS = frozenset({"compare", "compared", "comparison", "versus", "vs", "against"})
 GRAIN_WORDS: dict[str, str] = {
     "month": "month",
     "monthly": "month",
