@@ -357,3 +357,18 @@ def test_a_comparison_needs_two_things_and_a_trend_needs_dates(book: Any) -> Non
     assert isinstance(compared, Decline), compared
     plan, _, rows = answer(book, "how did revenue change by year")
     assert plan.grain == "year" and [r[0] for r in rows] == [2021, 2022, 2023]
+
+
+def test_quarters_and_halves_of_the_year(book: Any) -> None:
+    _, _, rows = answer(book, "total units in Q2 2022")
+    q2 = [r for r in SALES if r[0].year == 2022 and 4 <= r[0].month <= 6]
+    assert rows[0][0] == sum(r[3] for r in q2)
+    plan, _, rows = answer(book, "units in Q1 vs Q4")
+    per: dict[str, int] = defaultdict(int)
+    for row in SALES:
+        per[f"Q{(row[0].month - 1) // 3 + 1}"] += row[3]
+    assert plan.compare == ("Q1", "Q4") and dict(rows) == {"Q1": per["Q1"], "Q4": per["Q4"]}
+    _, _, rows = answer(book, "revenue in the first half of the year versus the second half")
+    first = round(sum(revenue(r) for r in SALES if r[0].month <= 6), 2)
+    second = round(sum(revenue(r) for r in SALES if r[0].month > 6), 2)
+    assert dict(rows) == pytest.approx({"first half": first, "second half": second})

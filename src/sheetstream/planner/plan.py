@@ -44,6 +44,10 @@ class Filter:
             return f"on {_MONTH_NAMES[int(month) - 1]} {int(day)}"
         if self.part == "date":
             return f"on {self.value}"
+        if self.part == "quarter":
+            return f"in Q{self.value}"
+        if self.part == "half":
+            return "in the first half" if self.value == 1 else "in the second half"
         if self.op != "=":
             return f"with {self.column.name} {words[self.op]} {self.value}"
         return f"for {self.column.name} {self.value}"

@@ -73,6 +73,7 @@ _ISO_DATE = re.compile(r"(?<![\w-])(19|20)\d\d-[01]\d-[0-3]\d(?![\w-])")
 _TREND_WORDS = frozenset(
     {"develop", "developed", "move", "moved", "change", "changed", "evolve", "evolved", "trend"}
 )
+_HALVES = {1: "first half", 2: "second half"}
 _COMPARATIVES = frozenset(
     {"larger", "higher", "bigger", "smaller", "lower", "greater", "more", "less", "fewer"}
 )
@@ -380,6 +381,18 @@ class _Planner:
                         self.consumed.add(i + 1)
                     else:
                         month_values.append(MONTH_WORDS[w])
+        quarters: list[int] = []
+        halves: list[int] = []
+        if date_column is not None:
+            for i, w in enumerate(ws):
+                if i in self.consumed:
+                    continue
+                if re.fullmatch(r"q[1-4]", w):  # "in Q2", "Q2 vs Q3"
+                    quarters.append(int(w[1]))
+                    self.consumed.add(i)
+                elif w == "half" and i > 0 and ws[i - 1] in {"first", "second"}:
+                    halves.append(1 if ws[i - 1] == "first" else 2)  # "the first half"
+                    self.consumed.update({i - 1, i})
 
         # grouping: "by X", "per X", "each X", "which X …"
         group: Column | None = None
@@ -596,7 +609,8 @@ class _Planner:
             aggregate = "count"
 
         named_values = Counter(f.column.name for f in self.values)
-        if len(year_values) >= 2 or any(n >= 2 for n in named_values.values()):
+        periods = len(year_values) >= 2 or len(quarters) >= 2 or len(halves) >= 2
+        if periods or any(n >= 2 for n in named_values.values()):
             for i, w in enumerate(ws):  # "which has the larger payroll": both are shown
                 if w in _COMPARATIVES:
                     self.consumed.add(i)
@@ -648,6 +662,18 @@ class _Planner:
             group, group_table, grain = date_column, table, "day"
         elif date_column is not None:
             filters += [Filter(date_column, d, "date") for d in dated]
+        # "the first half of the year versus the second": the halves, not the years
+        by_year = group is not None and group is date_column and grain == "year"
+        if len(quarters) >= 2 and (group is None or by_year) and date_column is not None:
+            compare_values = tuple(f"Q{q}" for q in quarters)  # "Q2 vs Q3", across years
+            group, group_table, grain = date_column, table, "quarter_of_year"
+        elif date_column is not None:
+            filters += [Filter(date_column, q, "quarter") for q in quarters]
+        if len(halves) >= 2 and (group is None or by_year) and date_column is not None:
+            compare_values = tuple(_HALVES[h] for h in halves)
+            group, group_table, grain = date_column, table, "half"
+        elif date_column is not None:
+            filters += [Filter(date_column, h, "half") for h in halves]
         by_column: dict[str, list[Filter]] = {}
         for flt in filters:
             if not flt.part:

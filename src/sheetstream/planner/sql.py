@@ -56,11 +56,9 @@ def to_sql(plan: Plan) -> str:
     conditions = _conditions(plan)
     if plan.compare:
         values = ", ".join(literal(v) for v in plan.compare)
-        if plan.grain == "day":
-            day = f"strftime({_column(plan.group, plan, plan.group_table)}, '%Y-%m-%d')"
-            conditions.append(f"{day} IN ({values})")
-        elif plan.grain:
-            conditions.append(f"year({_column(plan.group, plan, plan.group_table)}) IN ({values})")
+        if plan.grain:  # the periods compared: years, days, quarters, halves
+            period = _grain_expr(plan.grain, _column(plan.group, plan, plan.group_table))
+            conditions.append(f"{period} IN ({values})")
         else:
             conditions.append(f"{_column(plan.group, plan, plan.group_table)} IN ({values})")
     conditions.append(f"{_column(plan.group, plan, plan.group_table)} IS NOT NULL")
@@ -182,6 +180,10 @@ def _grain_expr(grain: str, column: str) -> str:
         return f"strftime(date_trunc('week', {column}), '%Y-%m-%d')"
     if grain == "day":
         return f"strftime({column}, '%Y-%m-%d')"
+    if grain == "quarter_of_year":  # Q2 of every year together
+        return f"concat('Q', quarter({column}))"
+    if grain == "half":
+        return f"CASE WHEN month({column}) <= 6 THEN 'first half' ELSE 'second half' END"
     return column
 
 
@@ -195,6 +197,10 @@ def _condition(flt: Filter, plan: Plan) -> str:
         return f"strftime({column}, '%m-%d') = {literal(flt.value)}"
     if flt.part == "date":
         return f"CAST({column} AS DATE) = DATE {literal(flt.value)}"
+    if flt.part == "quarter":
+        return f"quarter({column}) = {literal(flt.value)}"
+    if flt.part == "half":
+        return f"month({column}) {'<=' if flt.value == 1 else '>'} 6"
     return f"{column} {flt.op} {literal(flt.value)}"
 
 
