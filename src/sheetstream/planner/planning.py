@@ -13,6 +13,7 @@ import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sheetstream.planner.names import (
     MONTH_WORDS,
@@ -161,6 +162,35 @@ def _unique(column: Column | None, table: Table) -> bool:
     return column is not None and not column.temporal and column.distinct == table.rows
 
 
+@dataclass(slots=True)
+class _Operation:
+    """What the question asks to compute, as its words say it."""
+
+    aggregate: str
+    agg_at: int
+    agg_word: str
+    how_much: int
+    averaged: bool
+    count_at: int
+    ranked_all: bool
+    distinct: bool
+    share: bool
+    compare: bool
+    grain: str
+    limit: int | None
+
+
+@dataclass(slots=True)
+class _Calendar:
+    """The periods the question names, each kind apart."""
+
+    year_values: list[int]
+    months: list[int]
+    days: list[str]
+    quarters: list[int]
+    halves: list[int]
+
+
 class _Planner:
     """One question against one table (and the tables it can join)."""
 
@@ -292,107 +322,21 @@ class _Planner:
         table = self.table
         date_column = self._date_column()
 
-        aggregate, agg_at, agg_word = "", -1, ""
-        for i, w in enumerate(ws):
-            if w in AGGREGATE_WORDS and i not in self.consumed:
-                if not aggregate:
-                    aggregate, agg_at, agg_word = AGGREGATE_WORDS[w], i, w
-                self.consumed.add(i)
-        for i in range(len(ws) - 1):
-            if (ws[i], ws[i + 1]) == ("add", "up"):
-                aggregate, agg_at = aggregate or "sum", i
-                self.consumed.update({i, i + 1})
-        how_much = -1
-        for i in range(len(ws) - 1):
-            if (ws[i], ws[i + 1]) == ("how", "much"):
-                how_much = i
-                self.consumed.update({i, i + 1})
-        averaged = any(w in {"average", "mean", "avg"} for w in ws)
-        if averaged and aggregate in {"max", "min"}:
-            pass  # "the highest average salary": the average, ranked
-        elif averaged:
-            aggregate = "avg"
-        count_at = how_many(ws)
-        if count_at >= 0:
-            self.consumed.update({count_at - 2, count_at - 1})
-            if not aggregate or agg_word in {"count"}:
-                aggregate = "count"
-        for i, w in enumerate(ws):
-            if w in COUNT_WORDS:  # "count", "headcount", "tally"
-                self.consumed.add(i)
-                aggregate = aggregate or "count"
-                count_at = i + 1 if count_at < 0 else count_at
-        ranked_all = False
-        for i, w in enumerate(ws):
-            if w in RANK_WORDS:  # "rank products by units": every group, in order
-                self.consumed.add(i)
-                ranked_all = True
-        distinct = bool(DISTINCT_WORDS.intersection(ws))
-        share = bool(SHARE_WORDS.intersection(ws))
-        compare = bool(COMPARE_WORDS.intersection(ws))
-        for i, w in enumerate(ws):
-            if w in DISTINCT_WORDS or w in SHARE_WORDS or w in COMPARE_WORDS or w in _GROUP_CUES:
-                self.consumed.add(i)
-        grain = ""
-        for i, w in enumerate(ws):
-            if w in _TREND_WORDS and date_column is not None:
-                self.consumed.add(i)  # "how did revenue change by month"
-        for i, w in enumerate(ws):
-            if w in GRAIN_WORDS and date_column is not None and i not in self.consumed:
-                grain = grain or GRAIN_WORDS[w]
-                if GRAIN_WORDS[w] == grain:  # "month by month": both name the one grain
-                    self.consumed.add(i)
-        if table.row_total is not None:
-            for i, w in enumerate(ws):  # "annual", "for the year", "per month": the row total
-                if w in GRAIN_WORDS:
-                    self.consumed.add(i)
-
-        limit: int | None = None
-        ranked = aggregate in {"max", "min"} or any(
-            AGGREGATE_WORDS.get(w) in {"max", "min"} for w in ws
+        op = self._operation(date_column)
+        aggregate, agg_at, agg_word, how_much = op.aggregate, op.agg_at, op.agg_word, op.how_much
+        averaged, count_at, ranked_all, distinct = (
+            op.averaged,
+            op.count_at,
+            op.ranked_all,
+            op.distinct,
         )
-        for i, w in enumerate(ws):
-            n = NUMBER_WORDS.get(w) or (int(w) if w.isdigit() and not YEAR.fullmatch(w) else 0)
-            if not n or not 0 < n <= 100 or i in self.consumed:
-                continue
-            before = ws[i - 1] if i > 0 else ""
-            if ranked and (
-                before in {"top", "bottom", "which", "what", "the", "first", "last"}
-                or before in AGGREGATE_WORDS
-                or (i + 1 < len(ws) and ws[i + 1] in AGGREGATE_WORDS)
-            ):
-                limit = n
-                self.consumed.add(i)
+        share, compare, grain, limit = op.share, op.compare, op.grain, op.limit
 
-        years = [i for i, w in enumerate(ws) if YEAR.fullmatch(w) and i not in self.consumed]
-        year_values = [int(ws[i]) for i in years]
-        if year_values and date_column is None:
-            return self._decline("", None, None, "the table has no date column for a year")
-        self.consumed.update(years)
-        month_values: list[int] = []
-        days: list[str] = []
-        if date_column is not None:
-            for i, w in enumerate(ws):
-                if w in MONTH_WORDS and i not in self.consumed:
-                    self.consumed.add(i)
-                    nxt = ws[i + 1] if i + 1 < len(ws) else ""
-                    if nxt.isdigit() and 1 <= int(nxt) <= 31:  # "May 3": that day
-                        days.append(f"{MONTH_WORDS[w]:02d}-{int(nxt):02d}")
-                        self.consumed.add(i + 1)
-                    else:
-                        month_values.append(MONTH_WORDS[w])
-        quarters: list[int] = []
-        halves: list[int] = []
-        if date_column is not None:
-            for i, w in enumerate(ws):
-                if i in self.consumed:
-                    continue
-                if re.fullmatch(r"q[1-4]", w):  # "in Q2", "Q2 vs Q3"
-                    quarters.append(int(w[1]))
-                    self.consumed.add(i)
-                elif w == "half" and i > 0 and ws[i - 1] in {"first", "second"}:
-                    halves.append(1 if ws[i - 1] == "first" else 2)  # "the first half"
-                    self.consumed.update({i - 1, i})
+        calendar = self._calendar(date_column)
+        if isinstance(calendar, Decline):
+            return calendar
+        year_values, month_values = calendar.year_values, calendar.months
+        days, quarters, halves = calendar.days, calendar.quarters, calendar.halves
 
         # grouping: "by X", "per X", "each X", "which X …"
         group: Column | None = None
@@ -806,6 +750,131 @@ class _Planner:
             join=self.join,
             listing=listing,
         )
+
+    def _operation(self, date_column: Column | None) -> _Operation:
+        """The words that say what to compute: the aggregate, a count, a rank, a share, a
+        comparison, a grain of time, a limit; each word used is consumed."""
+        ws = self.ws
+        table = self.table
+        aggregate, agg_at, agg_word = "", -1, ""
+        for i, w in enumerate(ws):
+            if w in AGGREGATE_WORDS and i not in self.consumed:
+                if not aggregate:
+                    aggregate, agg_at, agg_word = AGGREGATE_WORDS[w], i, w
+                self.consumed.add(i)
+        for i in range(len(ws) - 1):
+            if (ws[i], ws[i + 1]) == ("add", "up"):
+                aggregate, agg_at = aggregate or "sum", i
+                self.consumed.update({i, i + 1})
+        how_much = -1
+        for i in range(len(ws) - 1):
+            if (ws[i], ws[i + 1]) == ("how", "much"):
+                how_much = i
+                self.consumed.update({i, i + 1})
+        averaged = any(w in {"average", "mean", "avg"} for w in ws)
+        if averaged and aggregate in {"max", "min"}:
+            pass  # "the highest average salary": the average, ranked
+        elif averaged:
+            aggregate = "avg"
+        count_at = how_many(ws)
+        if count_at >= 0:
+            self.consumed.update({count_at - 2, count_at - 1})
+            if not aggregate or agg_word in {"count"}:
+                aggregate = "count"
+        for i, w in enumerate(ws):
+            if w in COUNT_WORDS:  # "count", "headcount", "tally"
+                self.consumed.add(i)
+                aggregate = aggregate or "count"
+                count_at = i + 1 if count_at < 0 else count_at
+        ranked_all = False
+        for i, w in enumerate(ws):
+            if w in RANK_WORDS:  # "rank products by units": every group, in order
+                self.consumed.add(i)
+                ranked_all = True
+        distinct = bool(DISTINCT_WORDS.intersection(ws))
+        share = bool(SHARE_WORDS.intersection(ws))
+        compare = bool(COMPARE_WORDS.intersection(ws))
+        for i, w in enumerate(ws):
+            if w in DISTINCT_WORDS or w in SHARE_WORDS or w in COMPARE_WORDS or w in _GROUP_CUES:
+                self.consumed.add(i)
+        grain = ""
+        for i, w in enumerate(ws):
+            if w in _TREND_WORDS and date_column is not None:
+                self.consumed.add(i)  # "how did revenue change by month"
+        for i, w in enumerate(ws):
+            if w in GRAIN_WORDS and date_column is not None and i not in self.consumed:
+                grain = grain or GRAIN_WORDS[w]
+                if GRAIN_WORDS[w] == grain:  # "month by month": both name the one grain
+                    self.consumed.add(i)
+        if table.row_total is not None:
+            for i, w in enumerate(ws):  # "annual", "for the year", "per month": the row total
+                if w in GRAIN_WORDS:
+                    self.consumed.add(i)
+
+        limit: int | None = None
+        ranked = aggregate in {"max", "min"} or any(
+            AGGREGATE_WORDS.get(w) in {"max", "min"} for w in ws
+        )
+        for i, w in enumerate(ws):
+            n = NUMBER_WORDS.get(w) or (int(w) if w.isdigit() and not YEAR.fullmatch(w) else 0)
+            if not n or not 0 < n <= 100 or i in self.consumed:
+                continue
+            before = ws[i - 1] if i > 0 else ""
+            if ranked and (
+                before in {"top", "bottom", "which", "what", "the", "first", "last"}
+                or before in AGGREGATE_WORDS
+                or (i + 1 < len(ws) and ws[i + 1] in AGGREGATE_WORDS)
+            ):
+                limit = n
+                self.consumed.add(i)
+        return _Operation(
+            aggregate,
+            agg_at,
+            agg_word,
+            how_much,
+            averaged,
+            count_at,
+            ranked_all,
+            distinct,
+            share,
+            compare,
+            grain,
+            limit,
+        )
+
+    def _calendar(self, date_column: Column | None) -> _Calendar | Decline:
+        """Years, months, days, quarters and halves the question names on the date column."""
+        ws = self.ws
+        years = [i for i, w in enumerate(ws) if YEAR.fullmatch(w) and i not in self.consumed]
+        year_values = [int(ws[i]) for i in years]
+        if year_values and date_column is None:
+            return self._decline("", None, None, "the table has no date column for a year")
+        self.consumed.update(years)
+        month_values: list[int] = []
+        days: list[str] = []
+        if date_column is not None:
+            for i, w in enumerate(ws):
+                if w in MONTH_WORDS and i not in self.consumed:
+                    self.consumed.add(i)
+                    nxt = ws[i + 1] if i + 1 < len(ws) else ""
+                    if nxt.isdigit() and 1 <= int(nxt) <= 31:  # "May 3": that day
+                        days.append(f"{MONTH_WORDS[w]:02d}-{int(nxt):02d}")
+                        self.consumed.add(i + 1)
+                    else:
+                        month_values.append(MONTH_WORDS[w])
+        quarters: list[int] = []
+        halves: list[int] = []
+        if date_column is not None:
+            for i, w in enumerate(ws):
+                if i in self.consumed:
+                    continue
+                if re.fullmatch(r"q[1-4]", w):  # "in Q2", "Q2 vs Q3"
+                    quarters.append(int(w[1]))
+                    self.consumed.add(i)
+                elif w == "half" and i > 0 and ws[i - 1] in {"first", "second"}:
+                    halves.append(1 if ws[i - 1] == "first" else 2)  # "the first half"
+                    self.consumed.update({i - 1, i})
+        return _Calendar(year_values, month_values, days, quarters, halves)
 
     def _negate_yes_no(self, negated: list[int]) -> bool:
         """ "would not recommend": a yes/no column's filter turned to its no."""
