@@ -119,7 +119,7 @@ def _table(columns: Sequence[str], rows: Sequence[Sequence[object]], plan: Plan)
         cells = [label(row[0]), *(number(v) for v in row[1:])]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     shown = f", first {TABLE_ROWS} shown" if len(rows) > TABLE_ROWS else ""
-    footer = f"\n{len(rows)} rows{shown}"
+    footer = f"\n{len(rows)} {'row' if len(rows) == 1 else 'rows'}{shown}"
     return "\n".join(lines) + footer + ".\n"
 
 
