@@ -1,4 +1,4 @@
-"""Grading one answer against its gold: exact, wrong, declined; and the numbers it invented.
+"""Grading one answer against its gold: exact, wrong, declined (rightly) or missed.
 
 Pure logic. An answer is exact when it states every gold value (to the decimals the gold
 has, give or take one in the last digit) and names every gold label. A question whose gold
@@ -7,7 +7,6 @@ is None should be declined: stating no figure is right, stating one is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sheetstream.evaluation.questions import Gold
@@ -20,10 +19,6 @@ DECLINE_MARK = "I can't answer that exactly"
 class Grade:
     outcome: str  # "exact", "wrong", "declined" (and right to), "missed" (declined, had gold)
     missing: tuple[str, ...] = ()  # the gold values and labels the answer did not state
-
-    @property
-    def answered(self) -> bool:
-        return self.outcome in {"exact", "wrong"}
 
 
 def grade(answer: str, gold: Gold | None) -> Grade:
@@ -53,8 +48,3 @@ def _same(stated: StatedNumber, gold: float) -> bool:
 def _decimals(value: float) -> int:
     text = f"{value:.10f}".rstrip("0")
     return len(text.split(".")[1]) if "." in text else 0
-
-
-def invented(not_found: Sequence[object]) -> int:
-    """How many numbers grounding found in no data (the end frame's `not_found`)."""
-    return len(not_found)

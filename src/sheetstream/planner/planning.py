@@ -283,11 +283,7 @@ class _Planner:
 
     def _only_figure(self) -> Found | None:
         """ "orders above 1,000": the sheet's one figure, when it has one."""
-        figures = [
-            c
-            for c in self.table.columns
-            if c.numeric and not c.identifier and not c.temporal and not c.parts
-        ]
+        figures = self.table.figures()
         if len(figures) != 1:
             return None
         return Found(-1, -1, figures[0], self.table)
@@ -459,32 +455,18 @@ class _Planner:
                 aggregate, averaged = "sum", False  # their monthly averages, added
         if measure is None and aggregate in {"max", "min"} and group is None:
             ranked_noun = ws[agg_at + 1] if 0 <= agg_at < len(ws) - 1 else ""
-            figures = [
-                c
-                for c in table.columns
-                if c.numeric and not c.identifier and not c.averaged and not c.parts
-            ]
+            figures = table.figures(additive=True)
             sized = agg_word in {"largest", "biggest", "smallest", "highest", "lowest"}
             sized = sized and count_at < 0  # "biggest by headcount" counts rows
             if sized and ranked_noun in table.words and len(figures) == 1:  # "largest order"
                 measure = figures[0]
         if measure is None and aggregate in {"sum", "max", "min"} and how_much < 0:
-            figures = [
-                c
-                for c in table.columns
-                if c.numeric and not c.identifier and not c.averaged and not c.parts
-            ]
+            figures = table.figures(additive=True)
             totals = any(w in {"total", "sum"} for w in ws)
             if totals and len(figures) == 1:  # "the largest order totals": its one figure
                 measure = figures[0]
-                inner_sum = True
-                del inner_sum
         if measure is None and how_much >= 0:
-            figures = [
-                c
-                for c in table.columns
-                if c.numeric and not c.identifier and not c.averaged and not c.parts
-            ]
+            figures = table.figures(additive=True)
             if len(figures) == 1:  # "how much did shipped orders bring in": the one figure
                 measure = figures[0]
                 aggregate = aggregate or "sum"
@@ -496,28 +478,20 @@ class _Planner:
         if aggregate == "count" and measure is not None and measure.name in conditioned:
             measure = None
         # "how many different reorder levels": the figure's distinct values, counted
-        if aggregate == "count" and measure is not None and distinct and not measure.parts:
-            after_distinct = [
-                m for m in measures if any(ws[j] in DISTINCT_WORDS for j in (m.start - 1,))
-            ]
-            if after_distinct:
-                counted_figure: Column | None = after_distinct[0].column
-            else:
-                counted_figure = None
-        else:
-            counted_figure = None
-        # "how many units": a figure's total, not a count of rows
-        if counted_figure is not None:
-            pass
-        elif aggregate == "count" and measure is not None and not measure.parts:
-            if count_at >= 0 and any(
-                m.start >= count_at and m.start <= count_at + 1 for m in measures
-            ):
+        counted_figure: Column | None = None
+        if aggregate == "count" and measure is not None and distinct:
+            counted_figure = next(
+                (m.column for m in measures if ws[m.start - 1] in DISTINCT_WORDS), None
+            )
+        # "how many units": a figure's total, not a count of rows (a months-as-columns
+        # total is no figure to count by)
+        if aggregate == "count" and measure is not None and counted_figure is None:
+            if measure.parts:
+                measure = None
+            elif count_at >= 0 and any(count_at <= m.start <= count_at + 1 for m in measures):
                 aggregate = "sum"
-            elif not any(m.start >= count_at for m in measures):
-                measure = None if count_at >= 0 else measure
-        elif aggregate == "count" and measure is not None and measure.parts:
-            measure = None
+            elif count_at >= 0 and not any(m.start >= count_at for m in measures):
+                measure = None
         averaging = aggregate in {"avg", "median"} or (measure is not None and measure.averaged)
         if group is not None and _unique(group, table) and not pick and limit is None and averaging:
             # "average quantity per item", when each item is one row: the average over the
@@ -572,7 +546,7 @@ class _Planner:
             and not w.startswith("isodate")
             and w not in STOPWORDS
             and w not in _FILLER
-            and not _is_inflection_of(w, self.consumed, ws, table)
+            and not _is_inflection_of(w, table)
         ]
         if unexplained:
             word = unexplained[0]
@@ -639,7 +613,6 @@ class _Planner:
                 group = label  # the customers by name, not by their id
         if compare and not compare_values and group is None:
             return self._decline(aggregate, measure, group, "the two things to compare")
-        del compare
 
         order = ""
         listing = False
@@ -681,11 +654,7 @@ class _Planner:
         if aggregate in {"sum", "avg", "median", "min", "max"} and measure is None:
             counts = aggregate in {"max", "min"} and group is not None
             counts = counts and self._counts_rows(agg_at)
-            figures = [
-                c
-                for c in table.columns
-                if c.numeric and not c.identifier and not c.parts and not c.temporal
-            ]
+            figures = table.figures()
             vague = agg_word in {"best", "worst", "top", "bottom"} and limit is None
             vague = vague or count_at >= 0  # "biggest by headcount": rows counted, not summed
             if not counts and not vague and len(figures) == 1:
@@ -984,7 +953,7 @@ _ROW_NOUNS = frozenset(
 )
 
 
-def _is_inflection_of(word: str, consumed: set[int], ws: list[str], table: Table) -> bool:
+def _is_inflection_of(word: str, table: Table) -> bool:
     """ "budgeted" beside a table called Budget, "scored" beside a Score column."""
     stems = {word[:-2], word[:-1], word[:-3]} if word.endswith(("ed", "ing")) else set()
     names = set(table.words) | {w for c in table.columns for w in c.words}
@@ -1005,7 +974,7 @@ def _shared_key(table: Table, other: Table) -> tuple[str, str] | None:
 def _suggestions(table: Table) -> tuple[str, ...]:
     """Queries that do run on the table: a total of its first figures, a count by a group."""
     out = []
-    numeric = [c for c in table.columns if c.numeric and not c.identifier]
+    numeric = table.figures()
     texts = [c for c in table.columns if c.kind == "text" and 1 < c.distinct <= 50]
     name = quote(table.table)
     for column in numeric[:2]:

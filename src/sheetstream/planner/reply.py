@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from sheetstream.planner.plan import Decline, Plan
-from sheetstream.planner.sql import FIGURE, SHARE
+from sheetstream.planner.sql import FIGURE
 
 _PHRASES = {
     "sum": "total",
@@ -162,4 +162,4 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-__all__ = ["SHARE", "decline_text", "describe", "number", "plan_numbers", "reply_text"]
+__all__ = ["decline_text", "describe", "number", "plan_numbers", "reply_text"]

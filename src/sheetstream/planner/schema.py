@@ -56,6 +56,15 @@ class Table:
     words: tuple[str, ...]  # the sheet's name and the table's
     row_total: Column | None = None  # the months-as-columns total, when the table has one
 
+    def figures(self, *, additive: bool = False) -> list[Column]:
+        """The numeric columns that are figures, not ids; `additive`: those a total adds up
+        (not a price, a score or an age)."""
+        return [
+            c
+            for c in self.columns
+            if c.numeric and not c.identifier and not (additive and c.averaged)
+        ]
+
     def row_label(self) -> Column | None:
         """What names one row when an answer shows rows: a name, else an id, else a label."""
         for column in self.columns:
