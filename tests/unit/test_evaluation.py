@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
+from sheetstream.evaluation import blind, heldout, questions
+from sheetstream.evaluation.checks import problems
 from sheetstream.evaluation.grade import grade
-from sheetstream.evaluation.questions import CATEGORIES, QUESTIONS, Data, Gold
+from sheetstream.evaluation.questions import (
+    CATEGORIES,
+    QUESTIONS,
+    Data,
+    Gold,
+    Minimums,
+    Question,
+)
 
 
 def test_the_set_covers_every_category_over_eight_workbooks(tmp_path: Path) -> None:
@@ -21,6 +32,26 @@ def test_the_set_covers_every_category_over_eight_workbooks(tmp_path: Path) -> N
             continue
         gold = question.gold(data)
         assert gold.values, question.text  # every answerable question has a figure to state
+
+
+@pytest.mark.parametrize(
+    ("asked", "minimums", "earlier"),
+    [
+        (questions.QUESTIONS, questions.MINIMUMS, ()),
+        (heldout.HELDOUT, heldout.MINIMUMS, questions.QUESTIONS),
+        (blind.BLIND, blind.MINIMUMS, questions.QUESTIONS),
+    ],
+    ids=["main", "heldout", "blind"],
+)
+def test_each_set_passes_its_checks(
+    tmp_path: Path,
+    asked: tuple[Question, ...],
+    minimums: Minimums,
+    earlier: tuple[Question, ...],
+) -> None:
+    data = Data.build(tmp_path)
+    found, golds = problems(asked, data, set(data.names()), minimums, earlier)
+    assert found == [] and len(golds) == len(asked)
 
 
 def test_grading() -> None:

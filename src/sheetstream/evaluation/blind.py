@@ -14,7 +14,6 @@ punctuation ignored).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from sheetstream.evaluation.questions import (
@@ -22,7 +21,6 @@ from sheetstream.evaluation.questions import (
     _EMPLOYEES,
     _ORDERS,
     BUDGET,
-    CATEGORIES,
     GRADES,
     INVENTORY,
     LOG,
@@ -32,7 +30,7 @@ from sheetstream.evaluation.questions import (
     STAFF,
     SURVEY,
     Data,
-    Gold,
+    Minimums,
     Question,
     _above,
     _and,
@@ -489,72 +487,11 @@ BLIND: tuple[Question, ...] = (
     *_DECLINE,
 )
 
-# Fewest questions per category; the rest need at least 6.
-_MINIMUM = {"decline": 10}
-_SMALLEST_SET = 100
-
-
-def _normalized(text: str) -> str:
-    """``text`` with case, punctuation and repeated blanks ignored, to spot a reused phrasing."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
-
-
-def _main() -> None:
-    """Compute every gold on freshly built workbooks, check the set and print a summary."""
-    import tempfile
-    from collections import Counter
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as directory:
-        data = Data.build(Path(directory))
-        workbooks = {question.workbook for question in QUESTIONS}
-        problems: list[str] = []
-        golds: list[tuple[Question, Gold | None]] = []
-        for question in BLIND:
-            try:
-                golds.append((question, question.gold and question.gold(data)))
-            except (KeyError, TypeError, ValueError) as error:
-                problems.append(f"gold failed for {question.text!r}: {error!r}")
-    counts = Counter(question.category for question in BLIND)
-    for question, gold in golds:
-        if question.category not in CATEGORIES:
-            problems.append(f"unknown category: {question}")
-        if question.workbook not in workbooks:
-            problems.append(f"unknown workbook: {question}")
-        if (gold is None) != (question.category == "decline"):
-            problems.append(f"gold must be None exactly for declines: {question.text!r}")
-        if gold is not None and not gold.values:
-            problems.append(f"gold without values: {question.text!r}")
-    texts = Counter(_normalized(question.text) for question in BLIND)
-    problems += [f"asked twice: {text!r}" for text, seen in texts.items() if seen > 1]
-    earlier = {_normalized(question.text) for question in QUESTIONS}
-    problems += [
-        f"phrasing taken from QUESTIONS: {question.text!r}"
-        for question in BLIND
-        if _normalized(question.text) in earlier
-    ]
-    for category in CATEGORIES:
-        if counts[category] < _MINIMUM.get(category, 6):
-            problems.append(f"only {counts[category]} {category} questions")
-    used = {question.workbook for question in BLIND}
-    problems += [f"no questions on {name}" for name in sorted(workbooks - used)]
-    if len(BLIND) < _SMALLEST_SET:
-        problems.append(f"only {len(BLIND)} questions")
-
-    print(f"{len(BLIND)} questions on {len(used)} workbooks")
-    for category in CATEGORIES:
-        print(f"  {category:<9} {counts[category]:>3}")
-    for category in CATEGORIES:
-        print(f"\n{category}:")
-        for question, gold in golds:
-            if question.category == category:
-                print(f"  [{question.workbook}] {question.text}")
-                print(f"      {gold}")
-    if problems:
-        print("\nPROBLEMS:", *problems, sep="\n  ")
-        raise SystemExit(1)
-    print("\nevery gold computed; no phrasing repeats QUESTIONS; the set meets its minimums")
+# Fewest questions per category, and in all.
+MINIMUMS = Minimums(per_category=6, whole_set=100, categories={"decline": 10})
 
 
 if __name__ == "__main__":
-    _main()
+    from sheetstream.evaluation.checks import main
+
+    main("blind", BLIND, MINIMUMS, earlier=QUESTIONS)

@@ -15,16 +15,13 @@ should be declined.
 
 from __future__ import annotations
 
-import re
 import statistics
-from pathlib import Path
 
 from sheetstream.evaluation.questions import (
     _CUSTOMERS,
     _EMPLOYEES,
     _ORDERS,
     BUDGET,
-    CATEGORIES,
     GRADES,
     INVENTORY,
     LOG,
@@ -36,6 +33,7 @@ from sheetstream.evaluation.questions import (
     Data,
     Gold,
     GoldFn,
+    Minimums,
     Question,
     Source,
     Value,
@@ -68,7 +66,7 @@ from sheetstream.evaluation.questions import (
     _value,
     _when,
 )
-from sheetstream.evaluation.workbooks import MONTHS, build_all
+from sheetstream.evaluation.workbooks import MONTHS
 
 __all__ = ["HELDOUT"]
 
@@ -442,100 +440,11 @@ HELDOUT: tuple[Question, ...] = (
     *_DECLINE,
 )
 
-# Fewest questions per category; the rest need at least 5.
-_MINIMUM = {"decline": 8}
-_WORD = re.compile(r"[a-z0-9%]+")
-
-
-def _words(text: str) -> frozenset[str]:
-    """A question's words, case and punctuation ignored."""
-    return frozenset(_WORD.findall(text.casefold()))
-
-
-def _normal(text: str) -> str:
-    """A question's words in order, case and punctuation ignored: what counts as "the same"."""
-    return " ".join(_WORD.findall(text.casefold()))
-
-
-def _overlap(first: frozenset[str], second: frozenset[str]) -> float:
-    return len(first & second) / len(first | second)
-
-
-def _main() -> None:
-    """Compute every gold on freshly built workbooks, check the set and print a summary."""
-    import tempfile
-    from collections import Counter
-
-    with tempfile.TemporaryDirectory() as directory:
-        paths = build_all(Path(directory))
-        data = Data(paths)
-        problems: list[str] = []
-        golds: list[tuple[Question, Gold | None]] = []
-        for question in HELDOUT:
-            try:
-                golds.append((question, question.gold and question.gold(data)))
-            except (KeyError, TypeError, ValueError) as error:
-                problems.append(f"gold failed for {question.text!r}: {error!r}")
-    workbooks = set(paths)
-    counts = Counter(question.category for question in HELDOUT)
-    for question, gold in golds:
-        if question.category not in CATEGORIES:
-            problems.append(f"unknown category: {question}")
-        if question.workbook not in workbooks:
-            problems.append(f"unknown workbook: {question}")
-        if (gold is None) != (question.category == "decline"):
-            problems.append(f"gold must be None exactly for declines: {question.text!r}")
-        if gold is not None and not gold.values:
-            problems.append(f"gold without values: {question.text!r}")
-    for category in CATEGORIES:
-        if counts[category] < _MINIMUM.get(category, 5):
-            problems.append(f"only {counts[category]} {category} questions")
-    used = {question.workbook for question in HELDOUT}
-    problems += [f"no questions on {name}" for name in sorted(workbooks - used)]
-    if len(HELDOUT) < 80:
-        problems.append(f"only {len(HELDOUT)} questions")
-
-    # Held out means new: no question repeats another, here or in QUESTIONS, and none is
-    # one of QUESTIONS with its words merely reordered.
-    texts = Counter(_normal(question.text) for question in HELDOUT)
-    problems += [f"asked twice: {text!r}" for text, seen in texts.items() if seen > 1]
-    first = {_normal(question.text): question.text for question in QUESTIONS}
-    first_words = {_words(question.text): question.text for question in QUESTIONS}
-    for question in HELDOUT:
-        if _normal(question.text) in first:
-            problems.append(f"already in QUESTIONS: {question.text!r}")
-        elif _words(question.text) in first_words:
-            problems.append(
-                f"QUESTIONS' words reordered: {question.text!r}"
-                f" ~ {first_words[_words(question.text)]!r}"
-            )
-    nearest = sorted(
-        (
-            (_overlap(_words(question.text), _words(known.text)), question.text, known.text)
-            for question in HELDOUT
-            for known in QUESTIONS
-            if question.workbook == known.workbook
-        ),
-        reverse=True,
-    )
-
-    print(f"{len(HELDOUT)} held-out questions on {len(used)} workbooks")
-    for category in CATEGORIES:
-        print(f"  {category:<9} {counts[category]:>3}")
-    print("\nclosest to a question of QUESTIONS (share of words in common):")
-    for share, text, known in nearest[:5]:
-        print(f"  {share:.2f}  {text!r} ~ {known!r}")
-    for category in CATEGORIES:
-        print(f"\n{category}:")
-        samples = [(question, gold) for question, gold in golds if question.category == category]
-        for question, gold in samples[:3]:
-            print(f"  [{question.workbook}] {question.text}")
-            print(f"      {gold}")
-    if problems:
-        print("\nPROBLEMS:", *problems, sep="\n  ")
-        raise SystemExit(1)
-    print("\nevery gold computed; the set meets its minimums and repeats no question")
+# Fewest questions per category, and in all.
+MINIMUMS = Minimums(per_category=5, whole_set=80, categories={"decline": 8})
 
 
 if __name__ == "__main__":
-    _main()
+    from sheetstream.evaluation.checks import main
+
+    main("held-out", HELDOUT, MINIMUMS, earlier=QUESTIONS)

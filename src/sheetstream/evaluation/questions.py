@@ -21,14 +21,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Literal
 
 from sheetstream.evaluation.workbooks import MONTHS, build_all, read_rows
 
-__all__ = ["CATEGORIES", "QUESTIONS", "Data", "Gold", "Question"]
+__all__ = ["CATEGORIES", "MINIMUMS", "QUESTIONS", "Data", "Gold", "Minimums", "Question"]
 
 CATEGORIES = (
     "total",
@@ -61,6 +61,10 @@ class Data:
         """Write the workbooks into ``directory`` and read from there."""
         return cls(build_all(directory))
 
+    def names(self) -> list[str]:
+        """The workbooks written, by name."""
+        return list(self._paths)
+
     def path(self, workbook: str) -> Path:
         """Where ``workbook`` was written."""
         return self._paths[workbook]
@@ -89,6 +93,16 @@ class Question:
     text: str  # phrased as people phrase it
     category: str  # one of CATEGORIES
     gold: Callable[[Data], Gold] | None  # None: the planner should decline
+
+
+@dataclass(frozen=True)
+class Minimums:
+    """How many questions a set needs: per category (`per_category`, or its entry in
+    `categories`) and in all."""
+
+    per_category: int
+    whole_set: int
+    categories: Mapping[str, int] = field(default_factory=dict)
 
 
 GoldFn = Callable[[Data], Gold]
@@ -937,60 +951,11 @@ QUESTIONS: tuple[Question, ...] = (
     *_DECLINE,
 )
 
-# Fewest questions per category; the rest need at least 8.
-_MINIMUM = {"join": 5, "decline": 15}
-
-
-def _main() -> None:
-    """Compute every gold on freshly built workbooks, check the corpus and print a summary."""
-    import tempfile
-    from collections import Counter
-
-    with tempfile.TemporaryDirectory() as directory:
-        paths = build_all(Path(directory))
-        data = Data(paths)
-        problems: list[str] = []
-        golds: list[tuple[Question, Gold | None]] = []
-        for question in QUESTIONS:
-            try:
-                golds.append((question, question.gold and question.gold(data)))
-            except (KeyError, TypeError, ValueError) as error:
-                problems.append(f"gold failed for {question.text!r}: {error!r}")
-    workbooks = set(paths)
-    counts = Counter(question.category for question in QUESTIONS)
-    for question, gold in golds:
-        if question.category not in CATEGORIES:
-            problems.append(f"unknown category: {question}")
-        if question.workbook not in workbooks:
-            problems.append(f"unknown workbook: {question}")
-        if (gold is None) != (question.category == "decline"):
-            problems.append(f"gold must be None exactly for declines: {question.text!r}")
-        if gold is not None and not gold.values:
-            problems.append(f"gold without values: {question.text!r}")
-    texts = Counter((question.workbook, question.text.casefold()) for question in QUESTIONS)
-    problems += [f"asked twice: {text!r}" for text, seen in texts.items() if seen > 1]
-    for category in CATEGORIES:
-        if counts[category] < _MINIMUM.get(category, 8):
-            problems.append(f"only {counts[category]} {category} questions")
-    used = {question.workbook for question in QUESTIONS}
-    problems += [f"no questions on {name}" for name in sorted(workbooks - used)]
-    if len(QUESTIONS) < 170:
-        problems.append(f"only {len(QUESTIONS)} questions")
-
-    print(f"{len(QUESTIONS)} questions on {len(used)} workbooks")
-    for category in CATEGORIES:
-        print(f"  {category:<9} {counts[category]:>3}")
-    for category in CATEGORIES:
-        print(f"\n{category}:")
-        samples = [(question, gold) for question, gold in golds if question.category == category]
-        for question, gold in samples[:3]:
-            print(f"  [{question.workbook}] {question.text}")
-            print(f"      {gold}")
-    if problems:
-        print("\nPROBLEMS:", *problems, sep="\n  ")
-        raise SystemExit(1)
-    print("\nevery gold computed; the corpus meets its minimums")
+# Fewest questions per category, and in all.
+MINIMUMS = Minimums(per_category=8, whole_set=170, categories={"join": 5, "decline": 15})
 
 
 if __name__ == "__main__":
-    _main()
+    from sheetstream.evaluation.checks import main
+
+    main("main", QUESTIONS, MINIMUMS)
