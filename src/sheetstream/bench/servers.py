@@ -77,11 +77,14 @@ def server_env(port: int, pace: ModelPace, data_dir: Path) -> dict[str, str]:
 
 
 class ServerProcess:
-    """A server started as a child process, logging to a file: its URLs, log and stop."""
+    """A server started as a child process, logging to a file: its URLs, log, readiness
+    and stop."""
 
     port: int
     log_path: Path
     popen: subprocess.Popen[bytes]
+    ready_path = "/readyz"
+    name = "server"
 
     def _spawn(self, command: list[str], env: dict[str, str]) -> None:
         with self.log_path.open("wb") as log:
@@ -104,6 +107,24 @@ class ServerProcess:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Until `ready_path` answers 200; raises if the process exits or time runs out."""
+        deadline = time.monotonic() + timeout_s
+        url = self.http_url(self.ready_path)
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} server exited early:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(url, timeout=1.0) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(
+            f"{self.name} server not ready after {timeout_s:g} s:\n{self.log_tail()}"
+        )
+
     def stop(self, timeout_s: float = 15.0) -> None:
         """SIGTERM (graceful shutdown), then SIGKILL if it is still there after `timeout_s`."""
         if self.popen.poll() is None:
@@ -120,6 +141,8 @@ class Server(ServerProcess):
 
     def __init__(self, kind: ServerKind, pace: ModelPace, workdir: Path) -> None:
         self.kind = kind
+        self.name = kind
+        self.ready_path = _READY_PATH[kind]
         self.pace = pace
         self.port = free_port()
         data_dir = workdir / f"{kind}-{self.port}"
@@ -130,23 +153,6 @@ class Server(ServerProcess):
             command.append("serve")
         command += ["--port", str(self.port)]
         self._spawn(command, server_env(self.port, pace, data_dir))
-
-    def wait_ready(self, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        url = self.http_url(_READY_PATH[self.kind])
-        while time.monotonic() < deadline:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.kind} server exited early:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(url, timeout=1.0) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(
-            f"{self.kind} server not ready after {timeout_s:g} s:\n{self.log_tail()}"
-        )
 
     def cpu_seconds(self) -> float:
         """User + system CPU seconds the server process has used so far."""
