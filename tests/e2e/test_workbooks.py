@@ -204,5 +204,6 @@ async def test_a_csv_is_one_sheet_named_after_its_file(start_server: StartServer
             json={"sql": f'SELECT sum(duration_ms) FROM "{sheet["table"]}"'},
         )
     assert result.status_code == 200 and result.json()["rows"] == [[52]]
+    # the upload is still stored under its own name; the sheet's name came with the job
     folder = srv.settings.data_dir / "workbooks" / body["workbook_id"]
-    assert not (folder / "named").exists()  # the link the parse read is gone
+    assert (folder / "original").read_bytes().startswith(b"level,duration_ms")

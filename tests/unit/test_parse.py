@@ -210,6 +210,15 @@ def test_csv(tmp_path: Path) -> None:
         "name_2": "text",
     }
     assert _col(sheet, "id")["sum"] == 6
+    # stored under another name (as an upload is), the sheet is named as it is given
+    stored = tmp_path / "original"
+    stored.write_bytes(src.read_bytes())
+    renamed = parse_workbook(
+        stored, "csv", tmp_path / "r.duckdb", ParseLimits(timeout_s=60), name="Orders Q1"
+    )
+    assert (
+        renamed["sheets"][0]["name"] == "Orders Q1" and renamed["sheets"][0]["table"] == "orders_q1"
+    )
     assert _rows(dest, "SELECT _row, code FROM orders_q1 ORDER BY _row") == [
         (2, "007"),
         (3, "7"),

@@ -215,8 +215,6 @@ def run_batch(conn: sqlite3.Connection, calls: list[Call]) -> list[Outcome]:
     except BaseException as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        if single:
-            return [(None, exc)]
         return [(None, exc)] * len(calls)
     return outcomes
 

@@ -133,12 +133,20 @@ def _environment() -> dict[str, str]:
 
 
 def worker_args(
-    src: Path, fmt: str, dest_db: Path, limits: ParseLimits, inspect_limits: InspectLimits | None
+    src: Path,
+    fmt: str,
+    dest_db: Path,
+    limits: ParseLimits,
+    inspect_limits: InspectLimits | None,
+    name: str | None = None,
 ) -> list[str]:
-    """The worker's arguments for one parse."""
+    """The worker's arguments for one parse; `name`, what the upload was called (a CSV's one
+    sheet is named after it), else the file's own name."""
     args = [str(src), fmt, str(dest_db), "--memory-mb", str(limits.memory_mb)]
     if inspect_limits is not None:
         args += ["--inspect-limits", json.dumps(dataclasses.asdict(inspect_limits))]
+    if name is not None:
+        args += ["--name", name]
     return args
 
 
@@ -259,13 +267,14 @@ def parse_workbook(
     dest_db: Path,
     limits: ParseLimits,
     inspect_limits: InspectLimits | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
     """Inspect ``src`` (``fmt``: xlsx, xlsm, xlsb, xls, ods or csv) under ``inspect_limits``,
     parse it into a new DuckDB file at ``dest_db`` and return its profile, with the
     inspection's warnings as ``package_warnings``, in a new capped process (a
     :class:`.parse_pool.ParsePool` has them started ahead). Raises :class:`WorkbookRejected`
     when inspection refuses the file, :class:`WorkbookUnreadable` when it cannot be read."""
-    job = worker_args(src, fmt, dest_db, limits, inspect_limits)
+    job = worker_args(src, fmt, dest_db, limits, inspect_limits, name)
     return run_worker(start_cold(limits, job, dest_db), None, dest_db, limits)
 
 

@@ -90,9 +90,10 @@ class ParsePool:
         dest_db: Path,
         limits: ParseLimits,
         inspect_limits: InspectLimits | None = None,
+        name: str | None = None,
     ) -> dict[str, Any]:
         """As :func:`.parse.parse_workbook`, on a warm worker when one is ready."""
-        job = worker_args(src, fmt, dest_db, limits, inspect_limits)
+        job = worker_args(src, fmt, dest_db, limits, inspect_limits, name)
         proc = self._take() if limits == self.limits else None
         if proc is not None:
             self.start()  # the next one warms up while this one parses

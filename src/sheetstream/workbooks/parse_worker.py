@@ -283,10 +283,10 @@ def _as_utf8(src: Path, scratch: Path) -> Path:
 
 
 def _load_csv(
-    con: duckdb.DuckDBPyConnection, src: Path, scratch: Path
+    con: duckdb.DuckDBPyConnection, src: Path, scratch: Path, name: str
 ) -> tuple[list[SheetInfo], int]:
-    """The CSV file as one sheet named after the file, loaded as a spreadsheet's sheet is."""
-    sheet = csv_sheet(con, _as_utf8(src, scratch), src.stem)
+    """The CSV file as one sheet called `name`, loaded as a spreadsheet's sheet is."""
+    sheet = csv_sheet(con, _as_utf8(src, scratch), name)
     if not sheet.rows:
         raise WorkerError("the CSV file holds no values (only blanks, delimiters or line breaks)")
     return _load_sheets(con, [], iter([sheet]))
@@ -304,8 +304,10 @@ def parse_to_duckdb(
     dest: Path,
     memory_mb: int | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
-    """Load ``src`` into a new DuckDB file at ``dest`` and return its profile."""
+    """Load ``src`` into a new DuckDB file at ``dest`` and return its profile; a CSV's one
+    sheet is called ``name`` (the upload's name without its extension), else after ``src``."""
     fmt = fmt.lower().lstrip(".")
     if fmt != "csv" and fmt not in SPREADSHEET_FORMATS:
         raise WorkerError(f"unsupported format {fmt!r}")
@@ -325,7 +327,7 @@ def parse_to_duckdb(
         if fmt == "csv":
             scratch = dest.with_name(dest.name + ".csv")
             try:
-                infos, cells = _load_csv(con, src, scratch)
+                infos, cells = _load_csv(con, src, scratch, name or src.stem)
             finally:
                 scratch.unlink(missing_ok=True)
         else:
@@ -392,13 +394,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dest_db", type=Path)
     parser.add_argument("--memory-mb", type=int, default=None)
     parser.add_argument("--inspect-limits", type=json.loads, default=None)
+    parser.add_argument("--name", default=None, help="what the upload was called")
     args = parser.parse_args(argv)
     try:
         warnings: list[str] = []
         if args.inspect_limits is not None and args.format in _INSPECTED:
             limits = InspectLimits(**args.inspect_limits)
             warnings = inspect(args.src, cast(Format, args.format), limits)
-        profile = parse_to_duckdb(args.src, args.format, args.dest_db, args.memory_mb, con)
+        profile = parse_to_duckdb(
+            args.src, args.format, args.dest_db, args.memory_mb, con, args.name
+        )
         profile["package_warnings"] = warnings
     except WorkbookRejected as exc:
         line = json.dumps({"error": exc.message, "kind": "rejected", "status": exc.status})

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import re
 import shutil
 import time
 from collections import Counter, OrderedDict
@@ -169,19 +167,15 @@ class WorkbookService:
             fmt = await asyncio.to_thread(
                 sniff, original, filename, self.inspect_limits.max_entries
             )
-            source = await asyncio.to_thread(_named_source, original, filename, fmt)
-            try:
-                profile = await self.parses.run(
-                    self.parse_pool.parse,
-                    source,
-                    fmt,
-                    folder / "tables.duckdb",
-                    self.parse_limits,
-                    self.inspect_limits,
-                )
-            finally:
-                if source != original:
-                    await asyncio.to_thread(shutil.rmtree, source.parent, ignore_errors=True)
+            profile = await self.parses.run(
+                self.parse_pool.parse,
+                original,
+                fmt,
+                folder / "tables.duckdb",
+                self.parse_limits,
+                self.inspect_limits,
+                Path(filename).stem or "data",  # "log.csv" → sheet log, not "original"
+            )
             used = await self.index.workbook_usage(owner or "")
             self.quotas.check_workbooks(*used, adding_bytes=_folder_bytes(folder))
             warnings: list[str] = profile.get("package_warnings", [])
@@ -288,19 +282,6 @@ def _not_found(workbook_id: str) -> WorkbookNotFound:
     return WorkbookNotFound(
         f"Workbook {workbook_id[:64]!r} not found; upload it with POST /api/workbooks."
     )
-
-
-def _named_source(original: Path, filename: str, fmt: str) -> Path:
-    """What the parse reads: for a CSV, whose one sheet and table are named after the file,
-    a link to the upload under the name it was given ("log.csv" → sheet log), not `original`."""
-    if fmt != "csv":
-        return original
-    stem = re.sub(r"[^\w\- ]", "_", Path(filename).stem).strip()[:64] or "data"
-    named = original.parent / "named"
-    named.mkdir(exist_ok=True)
-    link = named / f"{stem}.csv"
-    os.link(original, link)
-    return link
 
 
 def _folder_bytes(folder: Path) -> int:
