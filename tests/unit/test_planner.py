@@ -372,3 +372,25 @@ def test_quarters_and_halves_of_the_year(book: Any) -> None:
     first = round(sum(revenue(r) for r in SALES if r[0].month <= 6), 2)
     second = round(sum(revenue(r) for r in SALES if r[0].month > 6), 2)
     assert dict(rows) == pytest.approx({"first half": first, "second half": second})
+
+
+def test_a_question_reads_its_own_words_once_whatever_the_values(
+    book: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The values' words are read when the tables are; planning a question reads only the
+    question's, however many values the workbook indexes."""
+    import sheetstream.planner.names as names
+    import sheetstream.planner.planning as planning
+
+    read: list[str] = []
+    real = planning.words
+
+    def counting(text: str) -> list[str]:
+        read.append(text)
+        return real(text)
+
+    monkeypatch.setattr(planning, "words", counting)
+    monkeypatch.setattr(names, "words", counting, raising=False)  # no reading of values there
+    assert sum(len(c.values) for t in book[1] for c in t.columns) > 20
+    plan_question("total revenue in the North for Gizmo", book[1])
+    assert read == ["total revenue in the North for Gizmo"]

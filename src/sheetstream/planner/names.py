@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sheetstream.planner.schema import Column, Table, month_of
-from sheetstream.planner.words import FUNCTION_WORDS, MONTHS, STOPWORDS, SYNONYMS, stem, words
+from sheetstream.planner.words import FUNCTION_WORDS, MONTHS, STOPWORDS, SYNONYMS, stem
 
 # a column name's last word that is only its unit: "duration_ms" is named as "duration"
 _UNIT_SUFFIXES = frozenset(
@@ -48,29 +48,30 @@ def how_many(ws: list[str]) -> int:
 def find_names(ws: list[str], tables: Sequence[Table]) -> list[Found]:
     """Every value and column the question names; longer names first, no word used twice."""
     candidates: list[tuple[int, Found]] = []  # (how weak the match is, the match)
+    question = _Question(ws)
     for table in tables:
         for column in table.columns:
-            for value in column.values:
-                vw = words(value)
-                for start in _spans(ws, vw):
+            for value, vw in zip(column.values, column.value_words, strict=True):
+                for start in question.spans(vw):
                     candidates.append((1, Found(start, start + len(vw), column, table, value)))
                 if len(vw) == 1 and len(vw[0]) >= 4:  # "warnings" for WARN, "cancellations"
+                    value_stem = stem(vw[0])
                     for i, w in enumerate(ws):
-                        if (w != vw[0] and stem(w) == stem(vw[0])) or (
+                        if (w != vw[0] and question.stems[i] == value_stem) or (
                             w.startswith(vw[0]) and len(w) - len(vw[0]) <= 4
                         ):
                             candidates.append((4, Found(i, i + 1, column, table, value)))
-            for start in _spans(ws, list(column.words)):
+            for start in question.spans(column.words):
                 candidates.append((0, Found(start, start + len(column.words), column, table)))
                 after = start + len(column.words)
-                for value in column.values:  # "class A": a value too short to stand alone
-                    vw = words(value)
-                    if vw and ws[after : after + len(vw)] == vw:
+                for value, vw in zip(column.values, column.value_words, strict=True):
+                    # "class A": a value too short to stand alone
+                    if vw and question.words[after : after + len(vw)] == vw:
                         found = Found(start, after + len(vw), column, table, value)
                         candidates.append((0, found))
             for prefix in table.words:  # "customer segment": the Segment of the customers
                 if prefix not in column.words:
-                    for start in _spans(ws, [prefix, *column.words]):
+                    for start in question.spans((prefix, *column.words)):
                         end = start + 1 + len(column.words)
                         candidates.append((0, Found(start, end, column, table)))
             month = month_of(column)
@@ -87,7 +88,7 @@ def find_names(ws: list[str], tables: Sequence[Table]) -> list[Found]:
                     others = [c for c in table.columns if c is not column and part in c.words]
                     if others:
                         continue  # "price" when two columns have it: not this one alone
-                    for start in _spans(ws, [part]):
+                    for start in question.spans((part,)):
                         candidates.append((2, Found(start, start + 1, column, table)))
     # synonyms, for a word no column or value takes
     for i, w in enumerate(ws):
@@ -117,11 +118,23 @@ def find_names(ws: list[str], tables: Sequence[Table]) -> list[Found]:
     return sorted(kept, key=lambda f: f.start)
 
 
-def _spans(ws: list[str], name: list[str]) -> list[int]:
-    if not name or all(w in FUNCTION_WORDS for w in name):
-        return []
-    n = len(name)
-    return [i for i in range(len(ws) - n + 1) if ws[i : i + n] == name]
+class _Question:
+    """The question's words, with where each one stands and its stem, worked out once: a
+    name is looked for from the places its first word stands, not at every word."""
+
+    def __init__(self, ws: list[str]) -> None:
+        self.words = tuple(ws)
+        self.stems = [stem(w) for w in ws]
+        self._at: dict[str, list[int]] = {}
+        for i, w in enumerate(ws):
+            self._at.setdefault(w, []).append(i)
+
+    def spans(self, name: tuple[str, ...]) -> list[int]:
+        """Where the words of `name` stand, in order, one after another."""
+        if not name or all(w in FUNCTION_WORDS for w in name):
+            return []
+        n = len(name)
+        return [i for i in self._at.get(name[0], ()) if self.words[i : i + n] == name]
 
 
 def followed_by_number(ws: list[str], end: int) -> bool:

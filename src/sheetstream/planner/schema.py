@@ -25,6 +25,7 @@ class Column:
     words: tuple[str, ...]
     values: tuple[str, ...] = ()  # a text column's values, when few enough were indexed
     distinct: int = 0
+    value_words: tuple[tuple[str, ...], ...] = ()  # each value's words, read once
     parts: tuple[str, ...] = ()  # a row's figure over these columns (months as columns)
     parts_op: str = "sum"  # how: sum, avg, max, min
 
@@ -148,4 +149,5 @@ def _column(profile: Mapping[str, Any]) -> Column:
         words=tuple(words(str(profile["name"]))),
         values=values,
         distinct=int(profile.get("distinct") or 0),
+        value_words=tuple(tuple(words(v)) for v in values),
     )

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from sheetstream.llm.text_reply import TextReply
 from sheetstream.planner.plan import Decline, Plan
 from sheetstream.planner.planning import plan_question
 from sheetstream.planner.reply import decline_text, plan_numbers, reply_text
-from sheetstream.planner.schema import tables_of
+from sheetstream.planner.schema import Table, tables_of
 from sheetstream.planner.sql import to_sql
 from sheetstream.protocol import ChatFrame, EndReason
 from sheetstream.storage.base import MessageRecord
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHOWN_SQL_CHARS = 8192  # of a query, in its `tool` frame (a model may write a long one)
+# workbooks whose tables the planner keeps read (a workbook never changes once uploaded)
+PLANNED_WORKBOOKS = 16
 
 
 class Answers:
@@ -60,6 +62,7 @@ class Answers:
         # bytes of stored history per owner ('' on an open service), read from storage at the
         # owner's first answer and kept up to date by this node's answers
         self.history_used: dict[str, int] = {}
+        self._planned_tables: OrderedDict[str, tuple[Table, ...]] = OrderedDict()
 
     def start(self, session: Session, frame: ChatFrame, conn: Connection) -> None:
         """Check what this node can check at once, then answer in a task of its own."""
@@ -230,7 +233,7 @@ class Answers:
                 tools = SqlTool(self, stream, workbook, evidence, client)
                 options = dataclasses.replace(options, tools=(RUN_SQL_SPEC,))
             elif model.reads_questions and (
-                (planned := plan_question(frame.content, tables_of(workbook))) is not None
+                (planned := plan_question(frame.content, self._tables(workbook))) is not None
             ):
                 # a model that cannot call tools: the planner answers data questions exactly
                 options = dataclasses.replace(options, max_tokens=COMMAND_TEXT_BYTES)
@@ -297,6 +300,19 @@ class Answers:
         if isinstance(result, str):
             return f"The query did not run: {result}\n"
         return sql_text(result)
+
+    def _tables(self, workbook: dict[str, Any]) -> tuple[Table, ...]:
+        """The planner's view of the workbook, read from its profile once (its values' words
+        included) for the last PLANNED_WORKBOOKS asked about."""
+        key = str(workbook["workbook_id"])
+        tables = self._planned_tables.get(key)
+        if tables is None:
+            tables = self._planned_tables[key] = tables_of(workbook)
+            if len(self._planned_tables) > PLANNED_WORKBOOKS:
+                self._planned_tables.popitem(last=False)
+        else:
+            self._planned_tables.move_to_end(key)
+        return tables
 
     async def _answer_planned(
         self,
